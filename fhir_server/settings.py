@@ -1,0 +1,110 @@
+"""Server configuration, read from the environment (prefix ``FHIR_``).
+
+The README's configuration table is generated from this class (``fhir-server config-table``),
+so the code and the docs share one source.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FHIR_", extra="ignore")
+
+    # --- storage ---
+    mongodb_uri: str | None = Field(
+        default=None,
+        description="MongoDB connection URI (a replica set: transactions need one). "
+        "Unset: the embedded SecantusDB is started under the data directory.",
+    )
+    database_name: str = Field(default="fhir", description="MongoDB database name.")
+    data_dir: Path = Field(
+        default=Path("var"), description="Where the embedded database, blobs and generated keys live."
+    )
+    embedded_port: int = Field(default=0, description="Port of the embedded database (0: pick a free one).")
+
+    # --- HTTP ---
+    base_url: str = Field(
+        default="http://localhost:8080/fhir",
+        description="Public base URL of the FHIR endpoint, used in links and Location headers.",
+    )
+    host: str = Field(default="127.0.0.1", description="Interface `fhir-server serve` binds to.")
+    port: int = Field(default=8080, description="Port `fhir-server serve` listens on.")
+    workers: int = Field(default=1, description="Number of uvicorn worker processes.")
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024, description="Largest accepted request body for FHIR JSON (413 above)."
+    )
+
+    # --- search ---
+    default_page_size: int = Field(default=20, description="Search page size when `_count` is absent.")
+    max_page_size: int = Field(default=1000, description="Largest `_count` honoured.")
+    search_hop_limit: int = Field(
+        default=1000,
+        description="Most ids a chained or `_has` hop may resolve to before the search is refused.",
+    )
+    include_limit: int = Field(default=1000, description="Most resources `_include`/`_revinclude` add to a page.")
+
+    # --- bundles ---
+    bundle_max_entries: int = Field(default=5000, description="Most entries in a batch or transaction.")
+    bundle_max_bytes: int = Field(
+        default=64 * 1024 * 1024, description="Largest accepted batch/transaction body (413 above)."
+    )
+
+    # --- security ---
+    auth_enabled: bool = Field(default=True, description="Require OAuth2 bearer tokens (SMART on FHIR).")
+    auth_signing_key: str | None = Field(
+        default=None,
+        description="PEM private key (RSA or EC) signing access and id tokens. "
+        "Unset: a key is generated once under the data directory.",
+    )
+    access_token_lifetime: int = Field(default=3600, description="Access token lifetime in seconds.")
+    refresh_token_lifetime: int = Field(
+        default=30 * 24 * 3600, description="Refresh token lifetime in seconds."
+    )
+    external_issuers: str = Field(
+        default="[]",
+        description='JSON list of trusted external token issuers: [{"issuer": ..., "jwks_uri": ..., '
+        '"audience": ...}].',
+    )
+
+    # --- conformance ---
+    required_profiles: str = Field(
+        default="{}",
+        description='JSON map of resource type to profile URLs a write must claim, e.g. {"Invoice": [...]}.',
+    )
+    clinic_currency: str = Field(default="USD", description="The clinic's currency (ISO 4217).")
+
+    # --- blobs ---
+    blob_store: Literal["local", "s3"] = Field(default="local", description="Where Binary bytes are kept.")
+    s3_bucket: str | None = Field(default=None, description="S3 bucket for the blob store.")
+    s3_prefix: str = Field(default="blobs/", description="Key prefix inside the S3 bucket.")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="Endpoint of an S3-compatible store (MinIO ...)."
+    )
+    s3_region: str = Field(default="us-east-1", description="S3 region.")
+    s3_presigned_redirect: bool = Field(
+        default=False, description="Answer Binary downloads with a redirect to a presigned S3 URL."
+    )
+    upload_max_bytes: int = Field(default=100 * 1024 * 1024, description="Largest accepted Binary upload.")
+
+    # --- observability ---
+    log_level: str = Field(default="INFO", description="Log level.")
+    sentry_dsn: str | None = Field(default=None, description="Sentry DSN; unset disables error tracking.")
+    otel_endpoint: str | None = Field(
+        default=None, description="OTLP endpoint for OpenTelemetry traces; unset disables tracing."
+    )
+
+    @property
+    def embedded(self) -> bool:
+        return self.mongodb_uri is None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

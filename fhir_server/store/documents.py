@@ -1,0 +1,55 @@
+"""Shapes of what we keep in MongoDB; every stored field name is declared once here.
+
+Current resources live in one collection per resource type (``resources.Patient`` ...), so each
+type carries its own search indexes (MongoDB allows 64 per collection). Every version, the current
+one included, is also kept in the ``history`` collection, so vread and ``_history`` read one place.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final, TypedDict
+
+# Current-resource documents (collection per type).
+ID: Final = "_id"  # logical id
+VERSION: Final = "v"  # int version, 1-based
+LAST_UPDATED: Final = "lu"  # datetime (UTC, ms precision)
+DELETED: Final = "del"  # True for a tombstone: read answers 410
+RESOURCE: Final = "res"  # the FHIR JSON as stored (with id and meta)
+INDEX: Final = "ix"  # search index entries extracted by fhir_server.search on each write
+
+# History documents (one collection for all types).
+HISTORY_COLLECTION: Final = "history"
+H_TYPE: Final = "t"
+H_ID: Final = "id"
+H_METHOD: Final = "m"  # POST, PUT, PATCH or DELETE
+
+# Claim documents: a write in the same transaction makes racing conditional writes conflict.
+CLAIMS_COLLECTION: Final = "claims"
+
+
+def resource_collection_name(resource_type: str) -> str:
+    return f"resources.{resource_type}"
+
+
+def history_id(resource_type: str, resource_id: str, version: int) -> str:
+    return f"{resource_type}/{resource_id}/{version}"
+
+
+class ResourceDoc(TypedDict, total=False):
+    _id: str
+    v: int
+    lu: datetime
+    # `del` is a keyword: that key is read and written through the DELETED constant.
+    res: dict[str, Any] | None
+    ix: dict[str, Any]
+
+
+class HistoryDoc(TypedDict, total=False):
+    _id: str
+    t: str
+    id: str
+    v: int
+    lu: datetime
+    m: str
+    res: dict[str, Any] | None
