@@ -48,7 +48,9 @@ class Settings(BaseSettings):
         default=1000,
         description="Most ids a chained or `_has` hop may resolve to before the search is refused.",
     )
-    include_limit: int = Field(default=1000, description="Most resources `_include`/`_revinclude` add to a page.")
+    include_limit: int = Field(
+        default=1000, description="Most resources `_include`/`_revinclude` add to a page."
+    )
 
     # --- bundles ---
     bundle_max_entries: int = Field(default=5000, description="Most entries in a batch or transaction.")

@@ -1,0 +1,55 @@
+"""The one policy gate every resource passes, in and out.
+
+The interaction layer asks the gate before and after touching storage; ``fhir_server.auth``
+provides the SMART-scope implementation, ``AllowAll`` serves when authorization is disabled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from fhir_server.context import Interaction, RequestContext
+
+# A search constraint: alternatives (OR) of parameter sets (AND), each a list of (name, value)
+# pairs in FHIR search syntax, e.g. [[("patient", "Patient/1")]] or
+# [[("subject", "Patient/1"), ("category", "laboratory")], [("performer", "Patient/1")]].
+ParamSet = list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class SearchConstraint:
+    """What a caller may see of one resource type: ``None`` fields mean unrestricted."""
+
+    compartment: str | None = None  # "Patient/123": only members of that compartment
+    alternatives: list[ParamSet] | None = None  # OR of AND-ed parameter sets (granular scopes)
+
+
+class AccessGate(Protocol):
+    def require(self, ctx: RequestContext, interaction: Interaction, resource_type: str | None) -> None:
+        """Raise ``Forbidden`` unless the caller may perform this interaction on this type at all."""
+
+    def can_see(self, ctx: RequestContext, resource: dict[str, Any]) -> bool:
+        """May this resource leave the server for this caller (reads, search results, includes ...)?"""
+
+    def check_write(self, ctx: RequestContext, interaction: Interaction, resource: dict[str, Any]) -> None:
+        """Raise ``Forbidden`` unless the caller may write this content (compartment, granular scope)."""
+
+    def search_constraint(self, ctx: RequestContext, resource_type: str) -> SearchConstraint:
+        """Constraints AND-ed into every search of this type for this caller."""
+
+
+class AllowAll:
+    """The gate when authorization is disabled: everything is allowed."""
+
+    def require(self, ctx: RequestContext, interaction: Interaction, resource_type: str | None) -> None:
+        return None
+
+    def can_see(self, ctx: RequestContext, resource: dict[str, Any]) -> bool:
+        return True
+
+    def check_write(self, ctx: RequestContext, interaction: Interaction, resource: dict[str, Any]) -> None:
+        return None
+
+    def search_constraint(self, ctx: RequestContext, resource_type: str) -> SearchConstraint:
+        return SearchConstraint()
