@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -31,19 +31,25 @@ def operation_outcome(issues: Sequence[Issue]) -> dict[str, Any]:
     return {"resourceType": "OperationOutcome", "issue": [issue.to_fhir() for issue in issues]}
 
 
-@dataclass
 class FhirError(Exception):
-    """Base of every error that becomes an OperationOutcome."""
+    """Base of every error that becomes an OperationOutcome; subclasses fix status and issue code."""
 
-    diagnostics: str
-    expression: tuple[str, ...] = ()
     status: int = 400
     code: str = "invalid"
-    extra_issues: list[Issue] = field(default_factory=list)
-    headers: dict[str, str] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        super().__init__(self.diagnostics)
+    def __init__(
+        self,
+        diagnostics: str,
+        expression: tuple[str, ...] = (),
+        *,
+        extra_issues: list[Issue] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(diagnostics)
+        self.diagnostics = diagnostics
+        self.expression = expression
+        self.extra_issues = extra_issues or []
+        self.headers = headers or {}
 
     def issues(self) -> list[Issue]:
         return [Issue(self.code, self.diagnostics, "error", self.expression), *self.extra_issues]
@@ -52,75 +58,59 @@ class FhirError(Exception):
         return operation_outcome(self.issues())
 
 
-def _error(status: int, code: str) -> Any:
-    """Make a FhirError subclass with a fixed status and issue code."""
-
-    def init(
-        self: FhirError,
-        diagnostics: str,
-        expression: tuple[str, ...] = (),
-        *,
-        extra_issues: list[Issue] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        FhirError.__init__(self, diagnostics, expression, status, code, extra_issues or [], headers or {})
-
-    return init
-
-
 class BadRequest(FhirError):
-    __init__ = _error(400, "invalid")
+    pass
 
 
 class Unprocessable(FhirError):
     """Content parses but breaks a rule (profile, invariant, business rule): 422."""
 
-    __init__ = _error(422, "processing")
+    status, code = 422, "processing"
 
 
 class NotFound(FhirError):
-    __init__ = _error(404, "not-found")
+    status, code = 404, "not-found"
 
 
 class Gone(FhirError):
-    __init__ = _error(410, "deleted")
+    status, code = 410, "deleted"
 
 
 class Conflict(FhirError):
-    __init__ = _error(409, "conflict")
+    status, code = 409, "conflict"
 
 
 class PreconditionFailed(FhirError):
-    __init__ = _error(412, "conflict")
+    status, code = 412, "conflict"
 
 
 class PayloadTooLarge(FhirError):
-    __init__ = _error(413, "too-costly")
+    status, code = 413, "too-costly"
 
 
 class UnsupportedMediaType(FhirError):
-    __init__ = _error(415, "not-supported")
+    status, code = 415, "not-supported"
 
 
 class NotAcceptable(FhirError):
-    __init__ = _error(406, "not-supported")
+    status, code = 406, "not-supported"
 
 
 class MethodNotAllowed(FhirError):
-    __init__ = _error(405, "not-supported")
+    status, code = 405, "not-supported"
 
 
 class Unauthorized(FhirError):
     """401: the caller is not authenticated; the handler adds WWW-Authenticate."""
 
-    __init__ = _error(401, "login")
+    status, code = 401, "login"
 
 
 class Forbidden(FhirError):
-    __init__ = _error(403, "forbidden")
+    status, code = 403, "forbidden"
 
 
 class TooCostly(FhirError):
     """A search bound was hit; we refuse rather than return a wrong answer."""
 
-    __init__ = _error(400, "too-costly")
+    status, code = 400, "too-costly"

@@ -17,6 +17,7 @@ LAST_UPDATED: Final = "lu"  # datetime (UTC, ms precision)
 DELETED: Final = "del"  # True for a tombstone: read answers 410
 RESOURCE: Final = "res"  # the FHIR JSON as stored (with id and meta)
 INDEX: Final = "ix"  # search index entries extracted by fhir_server.search on each write
+REFERENCES: Final = "refs"  # ["Patient/1", ...]: local resources this one references
 COMPARTMENTS: Final = "comp"  # ["Patient/1", "Encounter/7", ...]: compartments the resource belongs to
 
 # History documents (one collection for all types).

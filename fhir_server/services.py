@@ -1,0 +1,66 @@
+"""The services an interaction needs, gathered once per app (``app.state.services``).
+
+Protocols keep the interaction layer independent of how search, validation and blobs are built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from fhir_server.access import AccessGate
+from fhir_server.context import RequestContext
+from fhir_server.settings import Settings
+from fhir_server.store.repository import ResourceRepository
+
+T = TypeVar("T")
+Session = AsyncClientSession
+
+
+class Searcher(Protocol):
+    async def find_ids(
+        self, *, resource_type: str, params: list[tuple[str, str]], limit: int, session: Session | None = None
+    ) -> list[str]: ...
+
+    async def search(
+        self,
+        *,
+        ctx: RequestContext,
+        gate: AccessGate,
+        resource_type: str | None,
+        params: list[tuple[str, str]],
+        compartment: tuple[str, str] | None = None,
+        session: Session | None = None,
+    ) -> dict[str, Any]: ...
+
+
+class TypeRegistry(Protocol):
+    def resource_types(self) -> list[str]: ...
+
+    def is_resource_type(self, name: str) -> bool: ...
+
+
+# Checks a resource about to be written (profiles, business rules); raises a FhirError to refuse.
+WriteCheck = Callable[[RequestContext, dict[str, Any]], Awaitable[None]]
+# Rewrites a resource before it is written (e.g. moving inline attachment bytes to the blob store).
+WriteTransform = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    registry: TypeRegistry
+    repository: ResourceRepository
+    search: Searcher
+    gate: AccessGate
+    write_checks: list[WriteCheck] = field(default_factory=list)
+    write_transforms: list[WriteTransform] = field(default_factory=list)
+
+    async def in_transaction(self, session: Session | None, work: Callable[[Session], Awaitable[T]]) -> T:
+        """Run ``work`` in the caller's transaction when there is one, else in a new one."""
+        if session is not None:
+            return await work(session)
+        return await self.repository.transaction(work)

@@ -1,0 +1,498 @@
+"""ResourceRepository: versioned resources in MongoDB. The only code that writes resources.
+
+Every write runs inside a MongoDB transaction: the current document, its history entry and any
+claim documents change together or not at all. Optimistic locking: a write names the version it
+replaces, so racing writers conflict instead of losing updates.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
+
+from fhir_server.errors import Conflict, Gone, NotFound, PreconditionFailed
+from fhir_server.store import documents as f
+from fhir_server.store.references import outgoing_references
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Document = dict[str, Any]
+Session = AsyncClientSession
+
+
+class Indexer(Protocol):
+    """Turns a resource into its search index and compartment memberships (fhir_server.search)."""
+
+    def extract(self, resource: dict[str, Any]) -> dict[str, Any]: ...
+
+    def compartments(self, resource: dict[str, Any]) -> list[str]: ...
+
+
+class WriteHook(Protocol):
+    """Runs inside the write's transaction, after the new version is known and before commit.
+
+    ``previous`` is the replaced content (None on create), ``current`` the new one (None on delete).
+    Raising aborts the whole transaction.
+    """
+
+    async def __call__(
+        self,
+        *,
+        session: Session,
+        resource_type: str,
+        resource_id: str,
+        previous: dict[str, Any] | None,
+        current: dict[str, Any] | None,
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoredResource:
+    resource_type: str
+    id: str
+    version: int
+    last_updated: datetime
+    resource: dict[str, Any] | None  # None for a deletion
+    method: str | None = None  # set on history entries
+
+    @property
+    def deleted(self) -> bool:
+        return self.resource is None
+
+    @property
+    def etag(self) -> str:
+        return f'W/"{self.version}"'
+
+    @property
+    def location_path(self) -> str:
+        return f"{self.resource_type}/{self.id}/_history/{self.version}"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    stored: StoredResource
+    created: bool  # a new resource (201) rather than a new version of an existing one
+    changed: bool = True  # False: a no-op update or a conditional create that matched
+
+
+def instant(moment: datetime) -> str:
+    """A FHIR instant with millisecond precision in UTC."""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def now() -> datetime:
+    moment = datetime.now(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _content_without_meta(resource: dict[str, Any]) -> dict[str, Any]:
+    """The content that decides whether an update changes anything (server-set meta left out)."""
+    content = dict(resource)
+    meta = dict(content.pop("meta", None) or {})
+    meta.pop("versionId", None)
+    meta.pop("lastUpdated", None)
+    if meta:
+        content["meta"] = meta
+    return content
+
+
+def _stamp(resource: dict[str, Any], resource_id: str, version: int, moment: datetime) -> dict[str, Any]:
+    stamped = dict(resource)
+    stamped["id"] = resource_id
+    meta = dict(stamped.get("meta") or {})
+    meta["versionId"] = str(version)
+    meta["lastUpdated"] = instant(moment)
+    stamped["meta"] = meta
+    # Keep resourceType first: clients and humans read it first.
+    return {"resourceType": stamped.pop("resourceType"), **stamped}
+
+
+def _stored(resource_type: str, doc: Document) -> StoredResource:
+    return StoredResource(
+        resource_type=resource_type,
+        id=doc[f.ID],
+        version=doc[f.VERSION],
+        last_updated=doc[f.LAST_UPDATED],
+        resource=None if doc.get(f.DELETED) else doc[f.RESOURCE],
+    )
+
+
+def _stored_history(doc: Document) -> StoredResource:
+    return StoredResource(
+        resource_type=doc[f.H_TYPE],
+        id=doc[f.H_ID],
+        version=doc[f.VERSION],
+        last_updated=doc[f.LAST_UPDATED],
+        resource=doc.get(f.RESOURCE),
+        method=doc.get(f.H_METHOD),
+    )
+
+
+def _base_indexes() -> list[IndexModel]:
+    return [
+        IndexModel([(f.REFERENCES, ASCENDING)], name="refs"),
+        IndexModel([(f.LAST_UPDATED, ASCENDING), (f.ID, ASCENDING)], name="lu_id"),
+    ]
+
+
+class ResourceRepository:
+    """Versioned CRUD and history over ``resources.<Type>`` and ``history`` collections."""
+
+    def __init__(
+        self,
+        *,
+        db: AsyncDatabase[Document],
+        indexer: Indexer,
+        index_models: Callable[[str], list[IndexModel]],
+        base_url: str,
+    ) -> None:
+        self.db = db
+        self.indexer = indexer
+        self._index_models = index_models
+        self.base_url = base_url.rstrip("/")
+        self.hooks: list[WriteHook] = []
+        self._ready_types: set[str] = set()
+
+    # ----- collections -------------------------------------------------------------------------
+
+    def collection(self, resource_type: str) -> AsyncCollection[Document]:
+        return self.db[f.resource_collection_name(resource_type)]
+
+    @property
+    def history_collection(self) -> AsyncCollection[Document]:
+        return self.db[f.HISTORY_COLLECTION]
+
+    async def ensure_base_collections(self) -> None:
+        """History and claims indexes; called once at start-up."""
+        await self.history_collection.create_indexes(
+            [
+                IndexModel(
+                    [(f.H_TYPE, ASCENDING), (f.H_ID, ASCENDING), (f.VERSION, DESCENDING)], name="t_id_v"
+                ),
+                IndexModel([(f.H_TYPE, ASCENDING), (f.LAST_UPDATED, DESCENDING)], name="t_lu"),
+                IndexModel([(f.LAST_UPDATED, DESCENDING)], name="lu"),
+            ]
+        )
+        await self.db[f.CLAIMS_COLLECTION].create_index([("k", ASCENDING)], name="k")
+
+    async def ensure_collections(self, resource_types: Iterable[str]) -> None:
+        """Create each type's collection and indexes before first use (never inside a transaction)."""
+        for resource_type in resource_types:
+            if resource_type in self._ready_types:
+                continue
+            models = _base_indexes() + self._index_models(resource_type)
+            await self.collection(resource_type).create_indexes(models)
+            self._ready_types.add(resource_type)
+
+    async def known_types(self) -> list[str]:
+        """Resource types that have a collection (for system-wide queries)."""
+        prefix = f.resource_collection_name("")
+        names = await self.db.list_collection_names()
+        return sorted(name[len(prefix) :] for name in names if name.startswith(prefix))
+
+    # ----- transactions --------------------------------------------------------------------------
+
+    async def transaction(self, work: Callable[[Session], Awaitable[T]]) -> T:
+        """Run ``work`` in one MongoDB transaction, retried on transient conflicts."""
+        async with self.db.client.start_session() as session:
+            return await session.with_transaction(
+                work,
+                read_concern=ReadConcern("snapshot"),
+                write_concern=WriteConcern("majority"),
+            )
+
+    async def claim(self, key: str, session: Session) -> None:
+        """Write a claim document: two transactions claiming the same key cannot both commit."""
+        await self.db[f.CLAIMS_COLLECTION].update_one(
+            {"_id": key}, {"$inc": {"n": 1}, "$set": {"k": key}}, upsert=True, session=session
+        )
+
+    # ----- reads ---------------------------------------------------------------------------------
+
+    async def current(
+        self, *, resource_type: str, resource_id: str, session: Session | None = None
+    ) -> StoredResource | None:
+        """The current version (a deletion included), or None when the id was never used."""
+        doc = await self.collection(resource_type).find_one(
+            {f.ID: resource_id}, {f.INDEX: 0, f.COMPARTMENTS: 0, f.REFERENCES: 0}, session=session
+        )
+        return None if doc is None else _stored(resource_type, doc)
+
+    async def read(
+        self, *, resource_type: str, resource_id: str, session: Session | None = None
+    ) -> StoredResource:
+        stored = await self.current(resource_type=resource_type, resource_id=resource_id, session=session)
+        if stored is None:
+            raise NotFound(f"{resource_type}/{resource_id} is not known")
+        if stored.deleted:
+            raise Gone(f"{resource_type}/{resource_id} was deleted", headers={"ETag": stored.etag})
+        return stored
+
+    async def read_many(
+        self, *, resource_type: str, resource_ids: Iterable[str], session: Session | None = None
+    ) -> list[StoredResource]:
+        """Current, non-deleted versions of these ids (missing ones left out)."""
+        cursor = self.collection(resource_type).find(
+            {f.ID: {"$in": list(resource_ids)}, f.DELETED: {"$ne": True}},
+            {f.INDEX: 0, f.COMPARTMENTS: 0, f.REFERENCES: 0},
+            session=session,
+        )
+        return [_stored(resource_type, doc) async for doc in cursor]
+
+    async def vread(
+        self, *, resource_type: str, resource_id: str, version: int, session: Session | None = None
+    ) -> StoredResource:
+        doc = await self.history_collection.find_one(
+            {f.ID: f.history_id(resource_type, resource_id, version)}, session=session
+        )
+        if doc is None:
+            raise NotFound(f"{resource_type}/{resource_id} has no version {version}")
+        stored = _stored_history(doc)
+        if stored.deleted:
+            raise Gone(f"version {version} of {resource_type}/{resource_id} is a deletion")
+        return stored
+
+    # ----- writes --------------------------------------------------------------------------------
+
+    async def create(
+        self,
+        *,
+        resource_type: str,
+        resource: dict[str, Any],
+        session: Session,
+        resource_id: str | None = None,
+    ) -> WriteResult:
+        """Store a new resource (server-assigned id unless given). Caller runs it in a transaction."""
+        resource_id = resource_id or new_id()
+        moment = now()
+        stamped = _stamp(resource, resource_id, 1, moment)
+        try:
+            await self.collection(resource_type).insert_one(
+                self._document(stamped, 1, moment), session=session
+            )
+        except DuplicateKeyError:
+            raise Conflict(f"{resource_type}/{resource_id} already exists") from None
+        await self._record(resource_type, resource_id, 1, moment, "POST", stamped, session)
+        await self._run_hooks(session, resource_type, resource_id, None, stamped)
+        return WriteResult(StoredResource(resource_type, resource_id, 1, moment, stamped), created=True)
+
+    async def update(
+        self,
+        *,
+        resource_type: str,
+        resource_id: str,
+        resource: dict[str, Any],
+        session: Session,
+        expected_version: int | None = None,
+        method: str = "PUT",
+    ) -> WriteResult:
+        """Replace the current version (or create with this id). A no-op update keeps the version."""
+        existing = await self.current(resource_type=resource_type, resource_id=resource_id, session=session)
+        if expected_version is not None and (existing is None or existing.version != expected_version):
+            found = "no version" if existing is None else f"version {existing.version}"
+            raise PreconditionFailed(
+                f"If-Match expected version {expected_version} of {resource_type}/{resource_id}, "
+                f"found {found}"
+            )
+        if existing is None:
+            return await self.create(
+                resource_type=resource_type, resource=resource, session=session, resource_id=resource_id
+            )
+        if existing.resource is not None and _content_without_meta(
+            existing.resource
+        ) == _content_without_meta({**resource, "id": resource_id}):
+            return WriteResult(existing, created=False, changed=False)
+        version = existing.version + 1
+        moment = now()
+        stamped = _stamp(resource, resource_id, version, moment)
+        result = await self.collection(resource_type).replace_one(
+            {f.ID: resource_id, f.VERSION: existing.version},
+            self._document(stamped, version, moment),
+            session=session,
+        )
+        if result.matched_count != 1:  # a concurrent writer won; the transaction retry re-reads
+            raise PreconditionFailed(f"{resource_type}/{resource_id} changed concurrently")
+        await self._record(resource_type, resource_id, version, moment, method, stamped, session)
+        await self._run_hooks(session, resource_type, resource_id, existing.resource, stamped)
+        return WriteResult(
+            StoredResource(resource_type, resource_id, version, moment, stamped), created=False
+        )
+
+    async def delete(
+        self,
+        *,
+        resource_type: str,
+        resource_id: str,
+        session: Session,
+        expected_version: int | None = None,
+    ) -> StoredResource | None:
+        """Soft delete: a tombstone version. Returns it, or None when there was nothing to delete."""
+        existing = await self.current(resource_type=resource_type, resource_id=resource_id, session=session)
+        if expected_version is not None and (existing is None or existing.version != expected_version):
+            raise PreconditionFailed(
+                f"If-Match expected version {expected_version} of {resource_type}/{resource_id}"
+            )
+        if existing is None or existing.deleted:
+            return None
+        version = existing.version + 1
+        moment = now()
+        tombstone: Document = {
+            f.ID: resource_id,
+            f.VERSION: version,
+            f.LAST_UPDATED: moment,
+            f.DELETED: True,
+            f.RESOURCE: None,
+            f.INDEX: {},
+            f.COMPARTMENTS: [],
+            f.REFERENCES: [],
+        }
+        result = await self.collection(resource_type).replace_one(
+            {f.ID: resource_id, f.VERSION: existing.version}, tombstone, session=session
+        )
+        if result.matched_count != 1:
+            raise PreconditionFailed(f"{resource_type}/{resource_id} changed concurrently")
+        await self._record(resource_type, resource_id, version, moment, "DELETE", None, session)
+        await self._run_hooks(session, resource_type, resource_id, existing.resource, None)
+        return StoredResource(resource_type, resource_id, version, moment, None)
+
+    async def referencing(
+        self, *, target: str, session: Session | None = None, limit: int = 10
+    ) -> list[tuple[str, str]]:
+        """(type, id) of current resources that reference ``target`` ("Type/id"), itself left out."""
+        found: list[tuple[str, str]] = []
+        for resource_type in await self.known_types():
+            cursor = self.collection(resource_type).find(
+                {f.REFERENCES: target, f.DELETED: {"$ne": True}}, {f.ID: 1}, session=session, limit=limit
+            )
+            found.extend(
+                [
+                    (resource_type, doc[f.ID])
+                    async for doc in cursor
+                    if f"{resource_type}/{doc[f.ID]}" != target
+                ]
+            )
+            if len(found) >= limit:
+                break
+        return found[:limit]
+
+    # ----- history -------------------------------------------------------------------------------
+
+    async def history(
+        self,
+        *,
+        resource_type: str | None,
+        resource_id: str | None,
+        since: datetime | None,
+        at: datetime | None,
+        count: int,
+        after: tuple[datetime, str] | None,
+    ) -> list[StoredResource]:
+        """Versions newest first, keyset-paged by (lastUpdated, history id) strictly before ``after``."""
+        query: Document = {}
+        if resource_type is not None:
+            query[f.H_TYPE] = resource_type
+        if resource_id is not None:
+            query[f.H_ID] = resource_id
+        moment: Document = {}
+        if since is not None:
+            moment["$gte"] = since
+        if at is not None:
+            moment["$lte"] = at
+        if moment:
+            query[f.LAST_UPDATED] = moment
+        if after is not None:
+            lu, hid = after
+            query["$or"] = [{f.LAST_UPDATED: {"$lt": lu}}, {f.LAST_UPDATED: lu, f.ID: {"$lt": hid}}]
+        cursor = (
+            self.history_collection.find(query)
+            .sort([(f.LAST_UPDATED, DESCENDING), (f.ID, DESCENDING)])
+            .limit(count)
+        )
+        versions = [_stored_history(doc) async for doc in cursor]
+        if at is not None:
+            versions = self._current_at(versions)
+        return versions
+
+    @staticmethod
+    def _current_at(versions: list[StoredResource]) -> list[StoredResource]:
+        """With ``_at``: only the newest version of each resource at that moment."""
+        seen: set[tuple[str, str]] = set()
+        kept = []
+        for version in versions:
+            key = (version.resource_type, version.id)
+            if key not in seen:
+                seen.add(key)
+                kept.append(version)
+        return kept
+
+    # ----- internals -----------------------------------------------------------------------------
+
+    def _document(self, resource: dict[str, Any], version: int, moment: datetime) -> Document:
+        return {
+            f.ID: resource["id"],
+            f.VERSION: version,
+            f.LAST_UPDATED: moment,
+            f.DELETED: False,
+            f.RESOURCE: resource,
+            f.INDEX: self.indexer.extract(resource),
+            f.COMPARTMENTS: self.indexer.compartments(resource),
+            f.REFERENCES: outgoing_references(resource, self.base_url),
+        }
+
+    async def _record(
+        self,
+        resource_type: str,
+        resource_id: str,
+        version: int,
+        moment: datetime,
+        method: str,
+        resource: dict[str, Any] | None,
+        session: Session,
+    ) -> None:
+        entry: Document = {
+            f.ID: f.history_id(resource_type, resource_id, version),
+            f.H_TYPE: resource_type,
+            f.H_ID: resource_id,
+            f.VERSION: version,
+            f.LAST_UPDATED: moment,
+            f.H_METHOD: method,
+            f.RESOURCE: resource,
+        }
+        try:
+            await self.history_collection.insert_one(entry, session=session)
+        except DuplicateKeyError:
+            raise PreconditionFailed(f"{resource_type}/{resource_id} changed concurrently") from None
+
+    async def _run_hooks(
+        self,
+        session: Session,
+        resource_type: str,
+        resource_id: str,
+        previous: dict[str, Any] | None,
+        current: dict[str, Any] | None,
+    ) -> None:
+        for hook in self.hooks:
+            await hook(
+                session=session,
+                resource_type=resource_type,
+                resource_id=resource_id,
+                previous=previous,
+                current=current,
+            )
