@@ -1,0 +1,104 @@
+"""Routes for ``$operations`` at system, type and instance level, built from their specs."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fhir_server.api.body import read_body
+from fhir_server.api.deps import get_context, get_services
+from fhir_server.api.negotiation import media_type, require_json_body
+from fhir_server.api.responses import json_response
+from fhir_server.api.rest import known_type
+from fhir_server.context import Interaction
+from fhir_server.errors import MethodNotAllowed, NotFound
+from fhir_server.jsonio import parse_json_object
+from fhir_server.operations.base import Level, OperationCall, OperationSpec
+
+
+def _parameters(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    return {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": name, "valueString": value} for name, value in pairs if not name.startswith("_")
+        ],
+    }
+
+
+async def _inputs(
+    request: Request, spec: OperationSpec, limit: int
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(Parameters, other JSON body) from the query string, a form, or a JSON body."""
+    query = list(request.query_params.multi_items())
+    if request.method == "GET" or spec.raw_body:
+        return _parameters(query), None
+    if media_type(request.headers.get("content-type")) == "application/x-www-form-urlencoded":
+        form = parse_qsl((await read_body(request, limit=limit)).decode(), keep_blank_values=True)
+        return _parameters(query + form), None
+    raw = await read_body(request, limit=limit)
+    if not raw.strip():
+        return _parameters(query), None
+    require_json_body(request)
+    body = parse_json_object(raw)
+    if body.get("resourceType") == "Parameters":
+        return body, None
+    return _parameters(query), body
+
+
+def _endpoint(spec: OperationSpec, level: Level) -> Any:
+    async def endpoint(request: Request) -> Response:
+        services = get_services(request)
+        resource_type = request.path_params.get("resource_type")
+        resource_id = request.path_params.get("resource_id")
+        request.state.interaction = f"${spec.name}"
+        request.state.resource_type = resource_type
+        if resource_type is not None:
+            known_type(services, resource_type)
+            if spec.resource_types is not None and resource_type not in spec.resource_types:
+                raise NotFound(f"${spec.name} is not defined for {resource_type}")
+        if request.method == "GET" and spec.affects_state:
+            raise MethodNotAllowed(f"${spec.name} changes data: use POST")
+        ctx = await get_context(request)
+        services.gate.require(ctx, Interaction.OPERATION, resource_type)
+        parameters, body = await _inputs(request, spec, services.settings.max_body_bytes)
+        call = OperationCall(
+            ctx=ctx,
+            request=request,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            parameters=parameters,
+            body=body,
+        )
+        result = await spec.handler(call)
+        return result if isinstance(result, Response) else json_response(request, result)
+
+    endpoint.__name__ = f"op_{spec.name.replace('-', '_')}_{level.value}"
+    return endpoint
+
+
+_PATHS = {
+    Level.SYSTEM: "/${name}",
+    Level.TYPE: "/{{resource_type}}/${name}",
+    Level.INSTANCE: "/{{resource_type}}/{{resource_id}}/${name}",
+}
+
+
+def build_operations_router(operations: list[OperationSpec]) -> APIRouter:
+    router = APIRouter()
+    for spec in operations:
+        for level in sorted(spec.levels):
+            path = _PATHS[level].format(name=spec.name)
+            methods = ["POST"] if spec.affects_state else ["GET", "POST"]
+            router.add_api_route(
+                path,
+                _endpoint(spec, level),
+                methods=methods,
+                summary=f"${spec.name} ({level.value})",
+                description=str(spec.definition.get("description", "")),
+                tags=["operations"],
+            )
+    return router

@@ -1,0 +1,133 @@
+"""The CapabilityStatement, generated from what the server really supports (never hand-written).
+
+The OpenAPI document is generated from the same ``ServerCapabilities`` so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from fhir_server import __version__
+from fhir_server.operations.base import Level, OperationSpec
+
+FHIR_VERSION = "4.3.0"
+
+TYPE_INTERACTIONS = [
+    "read",
+    "vread",
+    "update",
+    "patch",
+    "delete",
+    "history-instance",
+    "history-type",
+    "create",
+    "search-type",
+]
+SYSTEM_INTERACTIONS = ["transaction", "batch", "search-system", "history-system"]
+
+
+class SearchParamLike(Protocol):
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def documentation(self) -> str: ...
+
+
+class CapabilityRegistry(Protocol):
+    def resource_types(self) -> list[str]: ...
+
+    def search_parameters(self, resource_type: str) -> list[Any]: ...
+
+
+@dataclass
+class ServerCapabilities:
+    """Everything the server declares: types, their search parameters, operations, profiles, security."""
+
+    base_url: str
+    registry: CapabilityRegistry
+    operations: list[OperationSpec]
+    security: dict[str, Any] | None = None
+    profiles_by_type: dict[str, list[str]] = field(default_factory=dict)
+
+    def operations_for(self, resource_type: str | None) -> list[OperationSpec]:
+        if resource_type is None:
+            return [op for op in self.operations if Level.SYSTEM in op.levels]
+        return [
+            op
+            for op in self.operations
+            if (Level.TYPE in op.levels or Level.INSTANCE in op.levels)
+            and (op.resource_types is None or resource_type in op.resource_types)
+        ]
+
+    def statement(self) -> dict[str, Any]:
+        rest: dict[str, Any] = {
+            "mode": "server",
+            "documentation": "FHIR R4B RESTful API for clinics; JSON only.",
+            "resource": [self._resource(resource_type) for resource_type in self.registry.resource_types()],
+            "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
+            "searchParam": [
+                {"name": "_type", "type": "token", "documentation": "Resource types searched at system level"}
+            ],
+            "operation": [_operation(op) for op in self.operations_for(None)],
+        }
+        if self.security:
+            rest["security"] = self.security
+        return {
+            "resourceType": "CapabilityStatement",
+            "status": "active",
+            "date": "2026-11-24",
+            "publisher": "fhir-server for clinics",
+            "kind": "instance",
+            "software": {"name": "fhir-server", "version": __version__},
+            "implementation": {"description": "FHIR server for clinics", "url": self.base_url},
+            "fhirVersion": FHIR_VERSION,
+            "format": ["json", "application/fhir+json"],
+            "patchFormat": ["application/json-patch+json", "application/fhir+json"],
+            "rest": [rest],
+        }
+
+    def _resource(self, resource_type: str) -> dict[str, Any]:
+        params = self.registry.search_parameters(resource_type)
+        entry: dict[str, Any] = {
+            "type": resource_type,
+            "profile": f"http://hl7.org/fhir/StructureDefinition/{resource_type}",
+            "interaction": [{"code": code} for code in TYPE_INTERACTIONS],
+            "versioning": "versioned-update",
+            "readHistory": True,
+            "updateCreate": True,
+            "conditionalCreate": True,
+            "conditionalRead": "full-support",
+            "conditionalUpdate": True,
+            "conditionalDelete": "multiple",
+            "referencePolicy": ["literal", "local"],
+            "searchInclude": ["*"] + [f"{resource_type}:{p.code}" for p in params if p.type == "reference"],
+            "searchRevInclude": ["*"],
+            "searchParam": [_search_param(p) for p in params if p.code not in {"_has", "_type"}],
+        }
+        if supported := self.profiles_by_type.get(resource_type):
+            entry["supportedProfile"] = supported
+        if operations := self.operations_for(resource_type):
+            entry["operation"] = [_operation(op) for op in operations]
+        return entry
+
+
+def _search_param(param: Any) -> dict[str, Any]:
+    declared: dict[str, Any] = {"name": param.code, "type": param.type}
+    if param.url:
+        declared["definition"] = param.url
+    if param.documentation:
+        declared["documentation"] = param.documentation
+    return declared
+
+
+def _operation(op: OperationSpec) -> dict[str, Any]:
+    declared = {"name": op.name, "definition": op.definition.get("url", f"OperationDefinition/{op.name}")}
+    return declared

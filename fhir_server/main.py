@@ -1,0 +1,121 @@
+"""create_app(): the FastAPI application. Clients are opened and closed in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fhir_server import __version__
+from fhir_server.api import bundles, metadata, rest, search
+from fhir_server.api.errors import install_error_handlers
+from fhir_server.api.openapi import fhir_openapi
+from fhir_server.api.operations import build_operations_router
+from fhir_server.auth.authenticate import Authenticator
+from fhir_server.auth.routes import build_auth_router, ensure_auth_indexes, smart_security_component
+from fhir_server.auth.state import build_auth_state
+from fhir_server.capabilities import ServerCapabilities
+from fhir_server.conformance.registry import ConformanceRegistry
+from fhir_server.observability import configure_logging, db_command_listener, install_observability
+from fhir_server.operations.catalog import discover_operations
+from fhir_server.search.indexer import SearchIndexer
+from fhir_server.search.indexes import index_models
+from fhir_server.search.service import SearchService
+from fhir_server.search.shaping import shape_resource
+from fhir_server.services import Services
+from fhir_server.settings import Settings, get_settings
+from fhir_server.store.blobs import open_blob_store
+from fhir_server.store.mongo import connect
+from fhir_server.store.repository import ResourceRepository
+from fhir_server.wiring import install_clinic_rules
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The application for these settings (the environment's when None)."""
+    settings = settings or get_settings()
+    configure_logging(settings)
+    registry = ConformanceRegistry.load()
+    operations = discover_operations()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        handle = await connect(settings, listeners=[db_command_listener(app)])
+        indexer = SearchIndexer(registry)
+        repository = ResourceRepository(
+            db=handle.db, indexer=indexer, index_models=partial(index_models, registry), base_url=settings.base_url
+        )
+        await repository.ensure_base_collections()
+        auth = await build_auth_state(settings, handle.db, registry)
+        await ensure_auth_indexes(handle.db)
+        blob_store = open_blob_store(settings)
+        services = Services(
+            settings=settings,
+            registry=registry,
+            repository=repository,
+            search=SearchService(handle.db, registry, settings),
+            gate=auth.gate,
+            blob_store=blob_store,
+        )
+        install_clinic_rules(services, registry)
+        app.state.settings = settings
+        app.state.mongo_client = handle.client
+        app.state.db = handle.db
+        app.state.registry = registry
+        app.state.repository = repository
+        app.state.blob_store = blob_store
+        app.state.gate = auth.gate
+        app.state.auth = auth
+        app.state.services = services
+        app.state.authenticate = Authenticator(auth, settings)
+        app.state.shape_resource = partial(shape_resource, registry=registry)
+        try:
+            yield
+        finally:
+            await blob_store.close()
+            await handle.close()
+
+    app = FastAPI(
+        title="FHIR server for clinics",
+        version=__version__,
+        description="FHIR R4B (4.3.0) RESTful API secured with SMART on FHIR.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    capabilities = ServerCapabilities(
+        base_url=settings.base_url.rstrip("/"),
+        registry=registry,
+        operations=operations,
+        security=smart_security_component(settings),
+    )
+    app.state.capabilities = capabilities
+    install_error_handlers(app)
+    install_observability(app, settings)
+    app.include_router(build_auth_router(settings))
+    fhir = APIRouter(prefix="/fhir")
+    fhir.include_router(metadata.router)
+    fhir.include_router(bundles.router)
+    fhir.include_router(build_operations_router(operations))
+    fhir.include_router(rest.router)
+    fhir.include_router(search.router)
+    app.include_router(fhir)
+
+    @app.get("/", include_in_schema=False)
+    async def root(request: Request) -> Response:
+        return Response(status_code=307, headers={"Location": "/fhir/metadata"})
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = fhir_openapi(app, capabilities)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
