@@ -14,6 +14,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from fhir_server.access import AccessGate
 from fhir_server.context import RequestContext
 from fhir_server.settings import Settings
+from fhir_server.store.blobs import BlobStore
 from fhir_server.store.repository import ResourceRepository
 
 T = TypeVar("T")
@@ -56,6 +57,7 @@ class Services:
     repository: ResourceRepository
     search: Searcher
     gate: AccessGate
+    blob_store: BlobStore
     write_checks: list[WriteCheck] = field(default_factory=list)
     write_transforms: list[WriteTransform] = field(default_factory=list)
 
