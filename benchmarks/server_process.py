@@ -22,6 +22,7 @@ class ServerProcess:
     base_url: str
     env: dict[str, str]
     process: subprocess.Popen[bytes]
+    log_path: Path
 
     def dev_token(self, scope: str, patient: str | None = None) -> str:
         """A token from ``fhir-server dev-token`` on the same configuration as the server."""
@@ -58,9 +59,12 @@ def running_server(
             str(port),
         ]
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        server = ServerProcess(base_url=f"http://127.0.0.1:{port}", env=env, process=process)
+        log_path = Path(scratch) / "server.log"
+        server = ServerProcess(
+            base_url=f"http://127.0.0.1:{port}", env=env, process=process, log_path=log_path
+        )
         try:
-            _wait_ready(server, Path(scratch) / "server.log")
+            _wait_ready(server, log_path)
             yield server
         finally:
             process.terminate()

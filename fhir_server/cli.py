@@ -19,7 +19,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from fhir_server.auth.cli import first_token_hint
-    from fhir_server.observability import configure_logging
+    from fhir_server.observability import configure_logging, prepare_multiprocess_dir
     from fhir_server.store.mongo import start_configured_embedded
 
     if args.host:
@@ -37,6 +37,7 @@ def _serve(args: argparse.Namespace) -> int:
         get_settings.cache_clear()
     print(f"FHIR base: http://{settings.host}:{settings.port}/fhir  (public base URL: {settings.base_url})")
     print(first_token_hint(settings), flush=True)
+    prepare_multiprocess_dir()
     try:
         uvicorn.run(
             "fhir_server.main:create_app",

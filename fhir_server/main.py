@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -18,10 +19,11 @@ from fhir_server.api.errors import install_error_handlers
 from fhir_server.api.openapi import fhir_openapi
 from fhir_server.api.operations import build_operations_router
 from fhir_server.auth.authenticate import Authenticator
-from fhir_server.auth.routes import build_auth_router, ensure_auth_indexes, smart_security_component
+from fhir_server.auth.routes import build_auth_router, smart_security_component
 from fhir_server.auth.state import build_auth_state
 from fhir_server.capabilities import ServerCapabilities
 from fhir_server.conformance.registry import ConformanceRegistry
+from fhir_server.conformance.validator import ProfileValidator
 from fhir_server.observability import configure_logging, db_command_listener, install_observability
 from fhir_server.operations.catalog import discover_operations
 from fhir_server.search.indexer import SearchIndexer
@@ -54,7 +56,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         await repository.ensure_base_collections()
         auth = await build_auth_state(settings, handle.db, registry)
-        await ensure_auth_indexes(handle.db)
         blob_store = open_blob_store(settings)
         services = Services(
             settings=settings,
@@ -64,7 +65,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             gate=auth.gate,
             blob_store=blob_store,
         )
-        install_clinic_rules(services, registry)
+        validator = ProfileValidator.from_directories()
+        install_clinic_rules(services, validator)
+        app.state.validator = validator
         app.state.settings = settings
         app.state.mongo_client = handle.client
         app.state.db = handle.db
@@ -80,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await blob_store.close()
+            await auth.aclose()
             await handle.close()
 
     app = FastAPI(
@@ -98,6 +102,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.capabilities = capabilities
     install_error_handlers(app)
+    # Bearer tokens, not cookies: any origin may call the API (SMART apps run in browsers).
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+        allow_headers=["*"],
+        expose_headers=["ETag", "Location", "Content-Location", "Last-Modified", "X-Request-ID"],
+        max_age=600,
+    )
     install_observability(app, settings)
     app.include_router(build_auth_router(settings))
     fhir = APIRouter(prefix="/fhir")

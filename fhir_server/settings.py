@@ -94,12 +94,30 @@ class Settings(BaseSettings):
         default=False, description="Answer Binary downloads with a redirect to a presigned S3 URL."
     )
     upload_max_bytes: int = Field(default=100 * 1024 * 1024, description="Largest accepted Binary upload.")
+    binary_inline_max_bytes: int = Field(
+        default=1024 * 1024,
+        description="Largest Binary whose bytes its FHIR JSON form carries in `data` (base64); "
+        "larger ones leave `data` out (fetch the raw content instead).",
+    )
 
     # --- observability ---
     log_level: str = Field(default="INFO", description="Log level.")
     sentry_dsn: str | None = Field(default=None, description="Sentry DSN; unset disables error tracking.")
     otel_endpoint: str | None = Field(
         default=None, description="OTLP endpoint for OpenTelemetry traces; unset disables tracing."
+    )
+    otel_service_name: str = Field(
+        default="fhir-server", description="`service.name` of the traces sent to the OTLP endpoint."
+    )
+    sentry_environment: str | None = Field(
+        default=None, description="Environment name attached to Sentry events (production, staging ...)."
+    )
+    sentry_traces_sample_rate: float = Field(
+        default=0.0, description="Share of requests Sentry traces for performance monitoring (0 to 1)."
+    )
+    metrics_enabled: bool = Field(
+        default=True,
+        description="Serve Prometheus metrics at `/metrics` (unauthenticated: keep it off the public network).",
     )
 
     @property

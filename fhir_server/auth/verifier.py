@@ -1,0 +1,116 @@
+"""Bearer token verification: our own tokens and those of configured external issuers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fhir_server.auth import store
+from fhir_server.auth.external import ExternalIssuer, scopes_from_claim
+from fhir_server.auth.jwks import KeyNotFound, RemoteKeySets
+from fhir_server.auth.jwtcheck import InvalidJwt, read_unverified, validate_claims, verify_signature
+from fhir_server.auth.keys import ServerKey
+from fhir_server.auth.tokens import (
+    ACCESS_TOKEN_TYPE,
+    CLAIM_CLIENT_ID,
+    CLAIM_ENCOUNTER,
+    CLAIM_FHIR_USER,
+    CLAIM_GRANT,
+    CLAIM_PATIENT,
+    CLAIM_SCOPE,
+)
+from fhir_server.auth.urls import AuthUrls
+from fhir_server.context import Principal
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    principal: Principal
+    claims: dict[str, Any]
+    local: bool  # issued by this server
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _reference_path(value: str | None, base: str) -> str | None:
+    """``fhirUser`` may be absolute (``https://host/fhir/Practitioner/1``): keep ``Practitioner/1``."""
+    if value is None:
+        return None
+    return value.removeprefix(base.rstrip("/") + "/")
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        *,
+        urls: AuthUrls,
+        server_key: ServerKey,
+        external: dict[str, ExternalIssuer],
+        remote_keys: RemoteKeySets,
+    ) -> None:
+        self.urls = urls
+        self.server_key = server_key
+        self.external = external
+        self.remote_keys = remote_keys
+
+    async def verify(self, token: str, db: store.Database | None) -> VerifiedToken:
+        """Verify signature, issuer, audience, lifetime (and, for ours, revocation); raise ``InvalidJwt``.
+
+        Without ``db`` the revocation check is skipped (used only where no database exists).
+        """
+        unverified = read_unverified(token)
+        issuer = unverified.claims.get("iss")
+        if issuer == self.urls.issuer:
+            return await self._verify_local(unverified, db)
+        if isinstance(issuer, str) and issuer in self.external:
+            return await self._verify_external(unverified, self.external[issuer])
+        raise InvalidJwt("unknown token issuer")
+
+    async def _verify_local(self, unverified: Any, db: store.Database | None) -> VerifiedToken:
+        if unverified.algorithm != self.server_key.algorithm or unverified.kid != self.server_key.kid:
+            raise InvalidJwt("token not signed with this server's key")
+        if unverified.header.get("typ") != ACCESS_TOKEN_TYPE:
+            raise InvalidJwt("not an access token")
+        verify_signature(unverified, self.server_key.key)
+        claims: dict[str, Any] = unverified.claims
+        validate_claims(
+            claims, issuer=self.urls.issuer, audience=self.urls.fhir_base, require=("sub", "jti", "iat")
+        )
+        if db is not None and await self._revoked(db, claims):
+            raise InvalidJwt("token revoked")
+        principal = Principal(
+            subject=_text(claims.get("sub")),
+            client_id=_text(claims.get(CLAIM_CLIENT_ID)),
+            scopes=frozenset(scopes_from_claim(claims.get(CLAIM_SCOPE))),
+            patient=_text(claims.get(CLAIM_PATIENT)),
+            fhir_user=_text(claims.get(CLAIM_FHIR_USER)),
+            encounter=_text(claims.get(CLAIM_ENCOUNTER)),
+        )
+        return VerifiedToken(principal=principal, claims=claims, local=True)
+
+    async def _revoked(self, db: store.Database, claims: dict[str, Any]) -> bool:
+        markers = [store.revoked_access_id(str(claims["jti"]))]
+        grant_id = _text(claims.get(CLAIM_GRANT))
+        if grant_id is not None:
+            markers.append(store.revoked_grant_id(grant_id))
+        found = await db[store.TOKENS].find_one({"_id": {"$in": markers}}, {"_id": 1})
+        return found is not None
+
+    async def _verify_external(self, unverified: Any, issuer: ExternalIssuer) -> VerifiedToken:
+        try:
+            key = await self.remote_keys.key_for(issuer.jwks_uri, unverified.kid, unverified.algorithm)
+        except KeyNotFound as error:
+            raise InvalidJwt("no issuer key for this token") from error
+        verify_signature(unverified, key)
+        claims: dict[str, Any] = unverified.claims
+        validate_claims(claims, issuer=issuer.issuer, audience=issuer.audience, require=("sub",))
+        principal = Principal(
+            subject=_text(claims.get("sub")),
+            client_id=_text(claims.get(issuer.client_id_claim)) or _text(claims.get("azp")),
+            scopes=frozenset(scopes_from_claim(claims.get(issuer.scope_claim))),
+            patient=_text(claims.get(issuer.patient_claim)),
+            fhir_user=_reference_path(_text(claims.get(issuer.fhir_user_claim)), self.urls.fhir_base),
+        )
+        return VerifiedToken(principal=principal, claims=claims, local=False)
