@@ -40,13 +40,15 @@ CLINIC_TYPES = {
 
 
 def official_examples() -> list[JsonDict]:
-    return [orjson.loads(p.read_bytes()) for p in sorted(EXAMPLES.glob("*.json")) if not p.name.startswith("_")]
+    return [
+        orjson.loads(p.read_bytes()) for p in sorted(EXAMPLES.glob("*.json")) if not p.name.startswith("_")
+    ]
 
 
 def synthea_resources(files: int) -> list[JsonDict]:
     paths = sorted(SYNTHEA.glob("synthea-*/*.json.gz"))
     step = max(1, len(paths) // max(files, 1))
-    resources = []
+    resources: list[JsonDict] = []
     for path in paths[::step][:files]:
         bundle = orjson.loads(gzip.decompress(path.read_bytes()))
         resources.extend(entry["resource"] for entry in bundle.get("entry", []))
@@ -57,7 +59,9 @@ def clinic_examples() -> list[JsonDict]:
     return [orjson.loads(p.read_bytes()) for p in sorted((REPO / "profiles" / "examples").glob("*.json"))]
 
 
-def measure(resources: Iterable[JsonDict], validate: Callable[[JsonDict], object], repeat: int) -> list[float]:
+def measure(
+    resources: Iterable[JsonDict], validate: Callable[[JsonDict], object], repeat: int
+) -> list[float]:
     items = list(resources)
     for resource in items:  # warm-up: compile structures and expressions once
         validate(resource)
@@ -81,7 +85,9 @@ def report(name: str, timings: list[float], count: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--synthea-files", type=int, default=4, help="Synthea bundles to sample")
     parser.add_argument("--repeat", type=int, default=3, help="timed passes over each set")
     args = parser.parse_args()
@@ -102,8 +108,14 @@ def main() -> None:
     clinic = clinic_examples()
     report("base: official R4B examples", measure(examples, base, args.repeat), len(examples))
     report("base: Synthea resources", measure(synthea, base, args.repeat), len(synthea))
-    report("profile: clinic examples (meta.profile)", measure(clinic, validator.validate, args.repeat), len(clinic))
-    report("profile: Synthea resources as clinic profiles", measure(mapped, as_clinic, args.repeat), len(mapped))
+    report(
+        "profile: clinic examples (meta.profile)",
+        measure(clinic, validator.validate, args.repeat),
+        len(clinic),
+    )
+    report(
+        "profile: Synthea resources as clinic profiles", measure(mapped, as_clinic, args.repeat), len(mapped)
+    )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from fhir_server import __version__
-from fhir_server.api import bundles, metadata, rest, search
+from fhir_server.api import binary, bundles, metadata, rest, search
 from fhir_server.api.errors import install_error_handlers
 from fhir_server.api.openapi import fhir_openapi
 from fhir_server.api.operations import build_operations_router
@@ -115,11 +115,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(build_auth_router(settings))
     fhir = APIRouter(prefix="/fhir")
     fhir.include_router(metadata.router)
-    fhir.include_router(bundles.router)
     fhir.include_router(build_operations_router(operations))
+    fhir.include_router(binary.router)  # before the generic routes it specialises
     fhir.include_router(rest.router)
     fhir.include_router(search.router)
     app.include_router(fhir)
+    # POST [base] is the path "" (and "/"): FastAPI needs a non-empty prefix to mount an empty path.
+    app.include_router(bundles.router, prefix="/fhir")
 
     @app.get("/", include_in_schema=False)
     async def root(request: Request) -> Response:

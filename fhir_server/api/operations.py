@@ -100,5 +100,6 @@ def build_operations_router(operations: list[OperationSpec]) -> APIRouter:
                 summary=f"${spec.name} ({level.value})",
                 description=str(spec.definition.get("description", "")),
                 tags=["operations"],
+                include_in_schema=False,  # fhir_openapi documents each operation per resource type
             )
     return router

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
@@ -27,7 +28,9 @@ def json_response(
 
 
 def version_headers(stored: StoredResource) -> dict[str, str]:
-    return {"ETag": stored.etag, "Last-Modified": format_datetime(stored.last_updated, usegmt=True)}
+    # astimezone: pymongo's tz-aware datetimes carry bson's own UTC, which usegmt refuses.
+    last_modified = format_datetime(stored.last_updated.astimezone(UTC), usegmt=True)
+    return {"ETag": stored.etag, "Last-Modified": last_modified}
 
 
 def not_modified(request: Request, stored: StoredResource) -> bool:

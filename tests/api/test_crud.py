@@ -23,7 +23,7 @@ def patient(**extra: Any) -> dict[str, Any]:
 
 
 async def create(client: httpx.AsyncClient, resource: dict[str, Any]) -> httpx.Response:
-    response = await client.post(f"/fhir/{resource['resourceType']}", json=resource, headers=FHIR_JSON)
+    response = await client.post(f"/{resource['resourceType']}", json=resource, headers=FHIR_JSON)
     assert response.status_code == 201, response.text
     return response
 
@@ -42,18 +42,18 @@ async def test_create_assigns_id_version_and_headers(client: httpx.AsyncClient) 
 
 async def test_read_returns_stored_resource(client: httpx.AsyncClient) -> None:
     created = (await create(client, patient())).json()
-    response = await client.get(f"/fhir/Patient/{created['id']}")
+    response = await client.get(f"/Patient/{created['id']}")
     assert response.status_code == 200
     assert response.json() == created
     assert response.headers["ETag"] == 'W/"1"'
 
 
 async def test_read_unknown_id_and_unknown_type(client: httpx.AsyncClient) -> None:
-    missing = await client.get("/fhir/Patient/does-not-exist")
+    missing = await client.get("/Patient/does-not-exist")
     assert missing.status_code == 404
     assert missing.json()["resourceType"] == "OperationOutcome"
     assert missing.json()["issue"][0]["code"] == "not-found"
-    unknown_type = await client.get("/fhir/Spaceship/1")
+    unknown_type = await client.get("/Spaceship/1")
     assert unknown_type.status_code == 404
     assert "Spaceship" in unknown_type.json()["issue"][0]["diagnostics"]
 
@@ -61,20 +61,22 @@ async def test_read_unknown_id_and_unknown_type(client: httpx.AsyncClient) -> No
 async def test_update_creates_new_version_and_vread_sees_both(client: httpx.AsyncClient) -> None:
     created = (await create(client, patient())).json()
     changed = {**created, "gender": "female"}
-    response = await client.put(f"/fhir/Patient/{created['id']}", json=changed, headers=FHIR_JSON)
+    response = await client.put(f"/Patient/{created['id']}", json=changed, headers=FHIR_JSON)
     assert response.status_code == 200
     assert response.json()["meta"]["versionId"] == "2"
     assert response.headers["ETag"] == 'W/"2"'
-    first = await client.get(f"/fhir/Patient/{created['id']}/_history/1")
-    second = await client.get(f"/fhir/Patient/{created['id']}/_history/2")
+    first = await client.get(f"/Patient/{created['id']}/_history/1")
+    second = await client.get(f"/Patient/{created['id']}/_history/2")
     assert first.json()["gender"] == "male"
     assert second.json()["gender"] == "female"
-    assert (await client.get(f"/fhir/Patient/{created['id']}/_history/3")).status_code == 404
+    assert (await client.get(f"/Patient/{created['id']}/_history/3")).status_code == 404
 
 
 async def test_update_with_client_id_creates(client: httpx.AsyncClient) -> None:
     resource_id = unique("pat")
-    response = await client.put(f"/fhir/Patient/{resource_id}", json={**patient(), "id": resource_id}, headers=FHIR_JSON)
+    response = await client.put(
+        f"/Patient/{resource_id}", json={**patient(), "id": resource_id}, headers=FHIR_JSON
+    )
     assert response.status_code == 201
     assert response.json()["id"] == resource_id
     assert response.json()["meta"]["versionId"] == "1"
@@ -83,24 +85,28 @@ async def test_update_with_client_id_creates(client: httpx.AsyncClient) -> None:
 async def test_update_without_change_keeps_version(client: httpx.AsyncClient) -> None:
     created = (await create(client, patient())).json()
     again = await client.put(
-        f"/fhir/Patient/{created['id']}",
+        f"/Patient/{created['id']}",
         json=created,
         headers={**FHIR_JSON, "Prefer": "return=OperationOutcome"},
     )
     assert again.status_code == 200
     assert again.headers["ETag"] == 'W/"1"'
     assert "no change" in again.json()["issue"][0]["diagnostics"]
-    history = (await client.get(f"/fhir/Patient/{created['id']}/_history")).json()
+    history = (await client.get(f"/Patient/{created['id']}/_history")).json()
     assert len(history["entry"]) == 1
 
 
 async def test_if_match_mismatch_is_412_and_match_succeeds(client: httpx.AsyncClient) -> None:
     created = (await create(client, patient())).json()
-    url = f"/fhir/Patient/{created['id']}"
-    stale = await client.put(url, json={**created, "active": True}, headers={**FHIR_JSON, "If-Match": 'W/"7"'})
+    url = f"/Patient/{created['id']}"
+    stale = await client.put(
+        url, json={**created, "active": True}, headers={**FHIR_JSON, "If-Match": 'W/"7"'}
+    )
     assert stale.status_code == 412
     assert stale.json()["resourceType"] == "OperationOutcome"
-    fresh = await client.put(url, json={**created, "active": True}, headers={**FHIR_JSON, "If-Match": 'W/"1"'})
+    fresh = await client.put(
+        url, json={**created, "active": True}, headers={**FHIR_JSON, "If-Match": 'W/"1"'}
+    )
     assert fresh.status_code == 200
     assert fresh.json()["meta"]["versionId"] == "2"
     garbage = await client.put(url, json=created, headers={**FHIR_JSON, "If-Match": "yesterday"})
@@ -109,7 +115,7 @@ async def test_if_match_mismatch_is_412_and_match_succeeds(client: httpx.AsyncCl
 
 async def test_delete_then_read_is_gone_and_history_keeps_it(client: httpx.AsyncClient) -> None:
     created = (await create(client, patient())).json()
-    url = f"/fhir/Patient/{created['id']}"
+    url = f"/Patient/{created['id']}"
     deleted = await client.delete(url)
     assert deleted.status_code == 204
     gone = await client.get(url)
@@ -135,21 +141,21 @@ async def test_delete_of_referenced_resource_is_refused(client: httpx.AsyncClien
         "subject": {"reference": f"Patient/{subject['id']}"},
     }
     referrer = (await create(client, observation)).json()
-    refused = await client.delete(f"/fhir/Patient/{subject['id']}")
+    refused = await client.delete(f"/Patient/{subject['id']}")
     assert refused.status_code == 409
     assert f"Observation/{referrer['id']}" in refused.json()["issue"][0]["diagnostics"]
-    assert (await client.get(f"/fhir/Patient/{subject['id']}")).status_code == 200
-    assert (await client.delete(f"/fhir/Observation/{referrer['id']}")).status_code == 204
-    assert (await client.delete(f"/fhir/Patient/{subject['id']}")).status_code == 204
+    assert (await client.get(f"/Patient/{subject['id']}")).status_code == 200
+    assert (await client.delete(f"/Observation/{referrer['id']}")).status_code == 204
+    assert (await client.delete(f"/Patient/{subject['id']}")).status_code == 204
 
 
 async def test_prefer_return_minimal_and_operation_outcome(client: httpx.AsyncClient) -> None:
-    minimal = await client.post("/fhir/Patient", json=patient(), headers={**FHIR_JSON, "Prefer": "return=minimal"})
+    minimal = await client.post("/Patient", json=patient(), headers={**FHIR_JSON, "Prefer": "return=minimal"})
     assert minimal.status_code == 201
     assert minimal.content == b""
     assert minimal.headers["Location"].startswith("http://testserver/fhir/Patient/")
     outcome = await client.post(
-        "/fhir/Patient", json=patient(), headers={**FHIR_JSON, "Prefer": "return=OperationOutcome"}
+        "/Patient", json=patient(), headers={**FHIR_JSON, "Prefer": "return=OperationOutcome"}
     )
     assert outcome.json()["resourceType"] == "OperationOutcome"
     assert outcome.json()["issue"][0]["severity"] == "information"
@@ -157,7 +163,7 @@ async def test_prefer_return_minimal_and_operation_outcome(client: httpx.AsyncCl
 
 async def test_conditional_read_not_modified(client: httpx.AsyncClient) -> None:
     created = await create(client, patient())
-    url = f"/fhir/Patient/{created.json()['id']}"
+    url = f"/Patient/{created.json()['id']}"
     same = await client.get(url, headers={"If-None-Match": 'W/"1"'})
     assert same.status_code == 304
     other = await client.get(url, headers={"If-None-Match": 'W/"2"'})
@@ -170,34 +176,39 @@ async def test_conditional_read_not_modified(client: httpx.AsyncClient) -> None:
 
 async def test_pretty_and_format(client: httpx.AsyncClient) -> None:
     created = (await create(client, patient())).json()
-    pretty = await client.get(f"/fhir/Patient/{created['id']}?_pretty=true")
+    pretty = await client.get(f"/Patient/{created['id']}?_pretty=true")
     assert b'\n  "resourceType"' in pretty.content
-    plain_json = await client.get(f"/fhir/Patient/{created['id']}?_format=application/json")
+    plain_json = await client.get(f"/Patient/{created['id']}?_format=application/json")
     assert plain_json.headers["Content-Type"].startswith("application/json")
-    xml = await client.get(f"/fhir/Patient/{created['id']}?_format=xml")
+    xml = await client.get(f"/Patient/{created['id']}?_format=xml")
     assert xml.status_code == 406
-    accept_xml = await client.get(f"/fhir/Patient/{created['id']}", headers={"Accept": "application/fhir+xml"})
+    accept_xml = await client.get(f"/Patient/{created['id']}", headers={"Accept": "application/fhir+xml"})
     assert accept_xml.status_code == 406
-    accept_any = await client.get(f"/fhir/Patient/{created['id']}", headers={"Accept": "*/*"})
+    accept_any = await client.get(f"/Patient/{created['id']}", headers={"Accept": "*/*"})
     assert accept_any.status_code == 200
 
 
 async def test_summary_and_elements_on_read(client: httpx.AsyncClient) -> None:
-    created = (await create(client, patient(text={"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"}))).json()
-    elements = (await client.get(f"/fhir/Patient/{created['id']}?_elements=gender")).json()
+    created = (
+        await create(
+            client,
+            patient(text={"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">x</div>'}),
+        )
+    ).json()
+    elements = (await client.get(f"/Patient/{created['id']}?_elements=gender")).json()
     assert elements["gender"] == "male"
     assert "name" not in elements and "birthDate" not in elements
     assert elements["id"] == created["id"]
     assert any(tag.get("code") == "SUBSETTED" for tag in elements["meta"].get("tag", []))
-    summary = (await client.get(f"/fhir/Patient/{created['id']}?_summary=true")).json()
+    summary = (await client.get(f"/Patient/{created['id']}?_summary=true")).json()
     assert "text" not in summary and summary["name"] == created["name"]
-    assert (await client.get(f"/fhir/Patient/{created['id']}?_summary=bogus")).status_code == 400
+    assert (await client.get(f"/Patient/{created['id']}?_summary=bogus")).status_code == 400
 
 
 async def test_unknown_read_parameter_is_refused_unless_lenient(client: httpx.AsyncClient) -> None:
     created = (await create(client, patient())).json()
-    strict = await client.get(f"/fhir/Patient/{created['id']}?foo=bar")
+    strict = await client.get(f"/Patient/{created['id']}?foo=bar")
     assert strict.status_code == 400
     assert strict.json()["issue"][0]["expression"] == ["foo"]
-    lenient = await client.get(f"/fhir/Patient/{created['id']}?foo=bar", headers={"Prefer": "handling=lenient"})
+    lenient = await client.get(f"/Patient/{created['id']}?foo=bar", headers={"Prefer": "handling=lenient"})
     assert lenient.status_code == 200

@@ -17,35 +17,41 @@ async def test_history_levels_and_paging(app_factory: AppFactory) -> None:
     async with client_for(app) as client:
         ids = []
         for n in range(3):
-            created = await client.post("/fhir/Patient", json={"resourceType": "Patient", "gender": "male"}, headers=FHIR_JSON)
+            created = await client.post(
+                "/Patient", json={"resourceType": "Patient", "gender": "male"}, headers=FHIR_JSON
+            )
             ids.append(created.json()["id"])
             body = {**created.json(), "birthDate": f"200{n}-01-01"}
-            await client.put(f"/fhir/Patient/{ids[-1]}", json=body, headers=FHIR_JSON)
-        await client.post("/fhir/Observation", json={"resourceType": "Observation", "status": "final", "code": {"text": "x"}}, headers=FHIR_JSON)
+            await client.put(f"/Patient/{ids[-1]}", json=body, headers=FHIR_JSON)
+        await client.post(
+            "/Observation",
+            json={"resourceType": "Observation", "status": "final", "code": {"text": "x"}},
+            headers=FHIR_JSON,
+        )
 
-        type_history = (await client.get("/fhir/Patient/_history")).json()
+        type_history = (await client.get("/Patient/_history")).json()
         assert type_history["type"] == "history"
         assert len(type_history["entry"]) == 6
-        system_history = (await client.get("/fhir/_history")).json()
+        system_history = (await client.get("/_history")).json()
         assert len(system_history["entry"]) == 7
         assert system_history["entry"][0]["resource"]["resourceType"] == "Observation"  # newest first
 
         seen: list[str] = []
-        url: str | None = "/fhir/Patient/_history?_count=4"
+        url: str | None = "/Patient/_history?_count=4"
         while url:
             page = (await client.get(url)).json()
             seen += [f"{e['resource']['id']}/{e['resource']['meta']['versionId']}" for e in page["entry"]]
             url = next((link["url"] for link in page["link"] if link["relation"] == "next"), None)
         assert len(seen) == 6 and len(set(seen)) == 6
 
-        instance = (await client.get(f"/fhir/Patient/{ids[0]}/_history")).json()
+        instance = (await client.get(f"/Patient/{ids[0]}/_history")).json()
         assert [e["resource"]["meta"]["versionId"] for e in instance["entry"]] == ["2", "1"]
         assert instance["entry"][0]["request"] == {"method": "PUT", "url": f"Patient/{ids[0]}"}
 
 
 async def test_since_and_at(client: httpx.AsyncClient) -> None:
-    created = (await client.post("/fhir/Patient", json={"resourceType": "Patient"}, headers=FHIR_JSON)).json()
-    url = f"/fhir/Patient/{created['id']}"
+    created = (await client.post("/Patient", json={"resourceType": "Patient"}, headers=FHIR_JSON)).json()
+    url = f"/Patient/{created['id']}"
     await asyncio.sleep(0.01)
     second = (await client.put(url, json={**created, "active": True}, headers=FHIR_JSON)).json()
     since = (await client.get(f"{url}/_history", params={"_since": second["meta"]["lastUpdated"]})).json()
@@ -56,4 +62,4 @@ async def test_since_and_at(client: httpx.AsyncClient) -> None:
     assert bad.status_code == 400
     unknown = await client.get(f"{url}/_history", params={"_foo": "1"})
     assert unknown.status_code == 400
-    assert (await client.get("/fhir/Patient/never-was/_history")).status_code == 404
+    assert (await client.get("/Patient/never-was/_history")).status_code == 404

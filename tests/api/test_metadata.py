@@ -6,7 +6,7 @@ import httpx
 
 
 async def test_capability_statement(client: httpx.AsyncClient) -> None:
-    response = await client.get("/fhir/metadata")
+    response = await client.get("/metadata")
     assert response.status_code == 200
     statement = response.json()
     assert statement["resourceType"] == "CapabilityStatement"
@@ -15,16 +15,28 @@ async def test_capability_statement(client: httpx.AsyncClient) -> None:
     types = {resource["type"]: resource for resource in rest["resource"]}
     assert {"Patient", "Appointment", "Invoice", "Media", "Binary", "Slot"} <= set(types)
     patient = types["Patient"]
-    assert {i["code"] for i in patient["interaction"]} >= {"read", "vread", "update", "patch", "delete", "create"}
+    assert {i["code"] for i in patient["interaction"]} >= {
+        "read",
+        "vread",
+        "update",
+        "patch",
+        "delete",
+        "create",
+    }
     params = {p["name"]: p["type"] for p in patient["searchParam"]}
     assert params["name"] == "string"
     assert params["identifier"] == "token"
     assert params["_lastUpdated"] == "date"
-    assert {i["code"] for i in rest["interaction"]} >= {"transaction", "batch", "search-system", "history-system"}
+    assert {i["code"] for i in rest["interaction"]} >= {
+        "transaction",
+        "batch",
+        "search-system",
+        "history-system",
+    }
 
 
 async def test_openapi_describes_each_type(client: httpx.AsyncClient) -> None:
-    schema = (await client.get("/openapi.json")).json()
+    schema = (await client.get("http://testserver/openapi.json")).json()
     paths = schema["paths"]
     assert "/fhir/Patient" in paths and "/fhir/Observation/{id}" in paths
     search = paths["/fhir/Patient"]["get"]
@@ -32,5 +44,5 @@ async def test_openapi_describes_each_type(client: httpx.AsyncClient) -> None:
     create = paths["/fhir/Patient"]["post"]["requestBody"]["content"]["application/fhir+json"]
     assert create["example"] == {"resourceType": "Patient"}
     assert "/fhir/{resource_type}" not in paths
-    docs = await client.get("/docs")
+    docs = await client.get("http://testserver/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()

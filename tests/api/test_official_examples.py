@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -12,16 +14,65 @@ from fastapi import FastAPI
 from tests.conftest import AppFactory
 from tests.support import client_for
 
-FHIR_JSON = {"Content-Type": "application/fhir+json"}
+FHIR_JSON = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
+
+
+# Examples the server refuses by design, with the status it must answer.
+KNOWN_REFUSED = {
+    # Its "audio/mpeg" bytes are the text "too big too include the whole thing": content sniffing
+    # (and the clinic's image-only allow-list for Media) refuses it.
+    "/Media/sound": 415,
+}
 
 
 def without_meta(resource: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in resource.items() if key != "meta"}
+    """The content to compare; base64 ``data`` compared without the line breaks some examples carry."""
+    kept = {key: value for key, value in resource.items() if key != "meta"}
+    if isinstance(kept.get("data"), str):
+        kept["data"] = "".join(kept["data"].split())
+    return kept
+
+
+def attachments(
+    original: dict[str, Any], stored: dict[str, Any]
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(original, stored) attachment pairs of a Media or DocumentReference."""
+    if original["resourceType"] == "Media":
+        return [(original["content"], stored["content"])]
+    if original["resourceType"] == "DocumentReference":
+        return [
+            (a["attachment"], b["attachment"])
+            for a, b in zip(original["content"], stored["content"], strict=True)
+        ]
+    return []
+
+
+async def check_externalized(
+    client: httpx.AsyncClient, original: dict[str, Any], stored: dict[str, Any]
+) -> None:
+    """Inline bytes were moved to a Binary: the Binary serves them, and the attachment says so."""
+    if "data" not in original:
+        return
+    assert "data" not in stored
+    raw = base64.b64decode("".join(original["data"].split()))
+    binary = await client.get(
+        f"http://testserver/fhir/{stored['url']}", headers={"Accept": original["contentType"]}
+    )
+    assert binary.content == raw
+    assert stored["size"] == len(raw)
+    assert stored["hash"] == base64.b64encode(hashlib.sha1(raw).digest()).decode()
+    # What the comparison below should see: the original with its bytes replaced by the same reference.
+    original.pop("data")
+    original.update(url=stored["url"], size=stored["size"], hash=stored["hash"])
 
 
 def examples(shared_dir: Path) -> list[dict[str, Any]]:
     folder = shared_dir / "reference" / "fhir-r4b-examples"
-    loaded = [json.loads(path.read_text()) for path in sorted(folder.glob("*.json")) if not path.name.startswith("_")]
+    loaded = [
+        json.loads(path.read_text())
+        for path in sorted(folder.glob("*.json"))
+        if not path.name.startswith("_")
+    ]
     return [resource for resource in loaded if "resourceType" in resource]
 
 
@@ -32,9 +83,15 @@ async def test_official_examples_round_trip(app_factory: AppFactory, shared_dir:
     assert len(resources) > 250
     async with client_for(app) as client:
         for resource in resources:
-            url = f"/fhir/{resource['resourceType']}/{resource['id']}"
+            url = f"/{resource['resourceType']}/{resource['id']}"
             stored = await client.put(url, json=resource, headers=FHIR_JSON)
+            if url in KNOWN_REFUSED:
+                assert stored.status_code == KNOWN_REFUSED[url], stored.text
+                continue
             assert stored.status_code in {200, 201}, f"{url}: {stored.text[:500]}"
-            read: httpx.Response = await client.get(url)
+            read: httpx.Response = await client.get(url, headers=FHIR_JSON)
             assert read.status_code == 200, url
-            assert without_meta(read.json()) == without_meta(resource), url
+            stored_resource = read.json()
+            for original, kept in attachments(resource, stored_resource):
+                await check_externalized(client, original, kept)
+            assert without_meta(stored_resource) == without_meta(resource), url
