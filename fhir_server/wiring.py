@@ -11,6 +11,7 @@ from typing import Any
 from fhir_server.conformance.validator import ProfileValidator
 from fhir_server.conformance.write_policy import check_write, parse_required_profiles
 from fhir_server.context import RequestContext
+from fhir_server.documents import install_documents
 from fhir_server.finance.install import install_finance
 from fhir_server.scheduling.install import install_scheduling
 from fhir_server.services import Services
@@ -30,3 +31,4 @@ def install_clinic_rules(services: Services, validator: ProfileValidator) -> Non
     install_profile_policy(services, validator)
     install_scheduling(services)
     install_finance(services)
+    install_documents(services)

@@ -92,11 +92,10 @@ def build_operations_router(operations: list[OperationSpec]) -> APIRouter:
     for spec in operations:
         for level in sorted(spec.levels):
             path = _PATHS[level].format(name=spec.name)
-            methods = ["POST"] if spec.affects_state else ["GET", "POST"]
             router.add_api_route(
                 path,
                 _endpoint(spec, level),
-                methods=methods,
+                methods=["GET", "POST"],  # GET on a state-changing operation is answered 405
                 summary=f"${spec.name} ({level.value})",
                 description=str(spec.definition.get("description", "")),
                 tags=["operations"],
