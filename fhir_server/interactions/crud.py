@@ -78,13 +78,19 @@ async def read(
 
 
 async def vread(
-    *, services: Services, ctx: RequestContext, resource_type: str, resource_id: str, version: str
+    *,
+    services: Services,
+    ctx: RequestContext,
+    resource_type: str,
+    resource_id: str,
+    version: str,
+    session: Session | None = None,
 ) -> StoredResource:
     services.gate.require(ctx, Interaction.VREAD, resource_type)
     if not version.isdigit():
         raise NotFound(f"{resource_type}/{resource_id} has no version '{version}'")
     stored = await services.repository.vread(
-        resource_type=resource_type, resource_id=resource_id, version=int(version)
+        resource_type=resource_type, resource_id=resource_id, version=int(version), session=session
     )
     return _visible(services, ctx, stored)
 
@@ -100,12 +106,18 @@ async def create(
     body: dict[str, Any],
     if_none_exist: str | None = None,
     session: Session | None = None,
+    assigned_id: str | None = None,
 ) -> WriteResult:
-    """Create with a server-assigned id; with ``If-None-Exist``, atomically return the match instead."""
+    """Create with a server-assigned id; with ``If-None-Exist``, atomically return the match instead.
+
+    ``assigned_id``: the id chosen beforehand by the server (a transaction assigns ids before it
+    writes, so entries can reference each other); never a client's id.
+    """
     services.gate.require(ctx, Interaction.CREATE, resource_type)
     condition = parse_condition(if_none_exist) if if_none_exist is not None else None
+    # The server assigns ids on create: checks and transforms never see the client's.
+    body = {key: value for key, value in body.items() if key != "id"}
     resource = await _prepare(services, ctx, resource_type, body, Interaction.CREATE)
-    resource.pop("id", None)  # the server assigns ids on create
     await services.repository.ensure_collections([resource_type])
 
     async def work(session: Session) -> WriteResult:
@@ -117,7 +129,7 @@ async def create(
                 )
                 return WriteResult(_visible(services, ctx, stored), created=False, changed=False)
         return await services.repository.create(
-            resource_type=resource_type, resource=resource, session=session
+            resource_type=resource_type, resource=resource, session=session, resource_id=assigned_id
         )
 
     return await services.in_transaction(session, work)
