@@ -15,9 +15,14 @@ from fhir_server.services import Services
 Authenticator = Callable[[Request], Awaitable[Principal]]
 
 
-def get_services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+async def get_services(request: Request) -> Services:
+    # async: FastAPI would run a plain ``def`` dependency in a worker thread on every request.
+    return services_of(request)
 
 
 async def get_context(request: Request) -> RequestContext:
@@ -26,7 +31,7 @@ async def get_context(request: Request) -> RequestContext:
     principal = await authenticate(request)
     request.state.client_id = principal.client_id
     prefer = request.headers.get("prefer", "")
-    services = get_services(request)
+    services = services_of(request)
     return RequestContext(
         principal=principal,
         base_url=services.settings.base_url.rstrip("/"),

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from fhir_server.api.body import read_body
-from fhir_server.api.deps import get_context, get_services
+from fhir_server.api.deps import get_context, services_of
 from fhir_server.api.negotiation import media_type, require_json_body
 from fhir_server.api.responses import json_response
 from fhir_server.api.rest import known_type
@@ -51,7 +51,7 @@ async def _inputs(
 
 def _endpoint(spec: OperationSpec, level: Level) -> Any:
     async def endpoint(request: Request) -> Response:
-        services = get_services(request)
+        services = services_of(request)
         resource_type = request.path_params.get("resource_type")
         resource_id = request.path_params.get("resource_id")
         request.state.interaction = f"${spec.name}"

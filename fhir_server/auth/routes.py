@@ -79,12 +79,12 @@ class OAuthRoute(APIRoute):
         return handle
 
 
-def get_auth(request: Request) -> AuthState:
+async def get_auth(request: Request) -> AuthState:
     auth: AuthState = request.app.state.auth
     return auth
 
 
-def get_db(request: Request) -> store.Database:
+async def get_db(request: Request) -> store.Database:
     db: store.Database = request.app.state.db
     return db
 
