@@ -23,7 +23,14 @@ Session = AsyncClientSession
 
 class Searcher(Protocol):
     async def find_ids(
-        self, *, resource_type: str, params: list[tuple[str, str]], limit: int, session: Session | None = None
+        self,
+        *,
+        resource_type: str,
+        params: list[tuple[str, str]],
+        limit: int,
+        session: Session | None = None,
+        ctx: RequestContext | None = None,
+        gate: AccessGate | None = None,
     ) -> list[str]: ...
 
     async def search(

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from fhir_server.context import Interaction, RequestContext
-from fhir_server.errors import BadRequest, Conflict, Forbidden, NotFound, PreconditionFailed, TooCostly
+from fhir_server.errors import BadRequest, Conflict, Forbidden, Gone, NotFound, PreconditionFailed, TooCostly
 from fhir_server.resources import check_id, check_resource_type, validate_structure
 from fhir_server.services import Services, Session
 from fhir_server.store.repository import StoredResource, WriteResult
@@ -71,10 +71,36 @@ async def read(
     session: Session | None = None,
 ) -> StoredResource:
     services.gate.require(ctx, Interaction.READ, resource_type)
-    stored = await services.repository.read(
+    try:
+        stored = await services.repository.read(
+            resource_type=resource_type, resource_id=resource_id, session=session
+        )
+    except Gone:
+        # "Deleted" tells that the id existed: only for a caller who could see what was deleted.
+        if not await _saw_before_deletion(services, ctx, resource_type, resource_id, session):
+            raise _invisible(resource_type, resource_id) from None
+        raise
+    return _visible(services, ctx, stored)
+
+
+async def _saw_before_deletion(
+    services: Services, ctx: RequestContext, resource_type: str, resource_id: str, session: Session | None
+) -> bool:
+    tombstone = await services.repository.current(
         resource_type=resource_type, resource_id=resource_id, session=session
     )
-    return _visible(services, ctx, stored)
+    if tombstone is None or tombstone.version <= 1:
+        return False
+    try:
+        before = await services.repository.vread(
+            resource_type=resource_type,
+            resource_id=resource_id,
+            version=tombstone.version - 1,
+            session=session,
+        )
+    except (NotFound, Gone):
+        return False
+    return before.resource is not None and services.gate.can_see(ctx, before.resource)
 
 
 async def vread(
@@ -122,7 +148,7 @@ async def create(
 
     async def work(session: Session) -> WriteResult:
         if condition is not None:
-            existing = await _match_one(services, resource_type, condition, session)
+            existing = await _match_one(services, resource_type, condition, session, ctx=ctx)
             if existing is not None:
                 stored = await services.repository.read(
                     resource_type=resource_type, resource_id=existing, session=session
@@ -136,13 +162,19 @@ async def create(
 
 
 async def _match_one(
-    services: Services, resource_type: str, condition: list[tuple[str, str]], session: Session
+    services: Services,
+    resource_type: str,
+    condition: list[tuple[str, str]],
+    session: Session,
+    *,
+    ctx: RequestContext,
 ) -> str | None:
     """The id matching a condition, None for no match, 412 for several. Claims the condition first
-    so that racing conditional writes of the same condition serialize (one commits, others retry)."""
+    so that racing conditional writes of the same condition serialize (one commits, others retry).
+    Only resources the caller could find by searching count: others are neither matched nor revealed."""
     await services.repository.claim(claim_key(resource_type, condition), session)
     ids = await services.search.find_ids(
-        resource_type=resource_type, params=condition, limit=2, session=session
+        resource_type=resource_type, params=condition, limit=2, session=session, ctx=ctx, gate=services.gate
     )
     if len(ids) > 1:
         raise PreconditionFailed(f"the condition matches more than one {resource_type}")
@@ -196,6 +228,11 @@ async def _check_may_replace(
         if not services.gate.can_see(ctx, current.resource):
             raise Forbidden(f"you may not change {resource_type}/{resource_id}")
         services.gate.check_write(ctx, Interaction.UPDATE, current.resource)
+    elif current is not None and not await _saw_before_deletion(
+        services, ctx, resource_type, resource_id, session
+    ):
+        # A deleted id of someone else's stays theirs: no taking it over by update-as-create.
+        raise Forbidden(f"you may not change {resource_type}/{resource_id}")
     return current
 
 
@@ -216,7 +253,7 @@ async def conditional_update(
     await services.repository.ensure_collections([resource_type])
 
     async def work(session: Session) -> WriteResult:
-        match = await _match_one(services, resource_type, params, session)
+        match = await _match_one(services, resource_type, params, session, ctx=ctx)
         body_id = resource.get("id")
         if match is None and body_id is None:
             return await services.repository.create(
@@ -286,12 +323,33 @@ async def _check_may_delete(
         target=f"{resource_type}/{resource_id}", session=session
     )
     if referrers:
-        visible = [f"{t}/{i}" for t, i in referrers[:3]]
+        visible = await _visible_keys(services, ctx, referrers, session, limit=3)
+        example = f" (e.g. {', '.join(visible)})" if visible else ""
         raise Conflict(
-            f"{resource_type}/{resource_id} is still referenced by other resources "
-            f"(e.g. {', '.join(visible)}); delete or update those first"
+            f"{resource_type}/{resource_id} is still referenced by other resources{example}; "
+            "delete or update those first"
         )
     return current
+
+
+async def _visible_keys(
+    services: Services, ctx: RequestContext, keys: list[tuple[str, str]], session: Session, *, limit: int
+) -> list[str]:
+    """``Type/id`` of the first ``limit`` of these resources the caller may see (others stay unnamed)."""
+    named: list[str] = []
+    for resource_type, resource_id in keys:
+        current = await services.repository.current(
+            resource_type=resource_type, resource_id=resource_id, session=session
+        )
+        if (
+            current is not None
+            and current.resource is not None
+            and services.gate.can_see(ctx, current.resource)
+        ):
+            named.append(f"{resource_type}/{resource_id}")
+            if len(named) == limit:
+                break
+    return named
 
 
 async def conditional_delete(
@@ -310,7 +368,12 @@ async def conditional_delete(
     async def work(session: Session) -> list[StoredResource]:
         await services.repository.claim(claim_key(resource_type, params), session)
         ids = await services.search.find_ids(
-            resource_type=resource_type, params=params, limit=CONDITIONAL_DELETE_LIMIT + 1, session=session
+            resource_type=resource_type,
+            params=params,
+            limit=CONDITIONAL_DELETE_LIMIT + 1,
+            session=session,
+            ctx=ctx,
+            gate=services.gate,
         )
         if len(ids) > CONDITIONAL_DELETE_LIMIT:
             raise TooCostly(f"the condition matches more than {CONDITIONAL_DELETE_LIMIT} resources")

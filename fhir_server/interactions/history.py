@@ -92,7 +92,8 @@ async def history(
         raise BadRequest(f"unknown _history parameter '{ignored[0]}'", (ignored[0],))
     if resource_type and resource_id:
         current = await services.repository.current(resource_type=resource_type, resource_id=resource_id)
-        if current is None:
+        # A resource the caller may not see is "not known", exactly like one that never existed.
+        if current is None or not await _visible(services, ctx, current):
             raise NotFound(f"{resource_type}/{resource_id} is not known")
     count = _count(values.get("_count"), services)
     since = parse_instant(values["_since"], name="_since") if "_since" in values else None

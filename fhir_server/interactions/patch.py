@@ -43,7 +43,7 @@ async def patch(
     async def work(session: Session) -> WriteResult:
         target = resource_id
         if params is not None:
-            target = await _match_one(services, resource_type, params, session)
+            target = await _match_one(services, resource_type, params, session, ctx=ctx)
             if target is None:
                 raise PreconditionFailed(f"the condition matches no {resource_type}")
         assert target is not None
