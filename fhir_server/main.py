@@ -22,6 +22,7 @@ from fhir_server.auth.authenticate import Authenticator
 from fhir_server.auth.routes import build_auth_router, smart_security_component
 from fhir_server.auth.state import build_auth_state
 from fhir_server.capabilities import ServerCapabilities
+from fhir_server.conformance.publish import ReadOnlyConformance, publish_conformance
 from fhir_server.conformance.registry import ConformanceRegistry
 from fhir_server.conformance.validator import ProfileValidator
 from fhir_server.observability import configure_logging, db_command_listener, install_observability
@@ -40,11 +41,21 @@ from fhir_server.wiring import install_clinic_rules
 logger = logging.getLogger(__name__)
 
 
+def supported_profiles(validator: ProfileValidator) -> dict[str, list[str]]:
+    """Profile URLs by the resource type they constrain, for the CapabilityStatement."""
+    by_type: dict[str, list[str]] = {}
+    for definition in validator.resources.all_by_type("StructureDefinition"):
+        if definition.get("kind") == "resource" and definition.get("derivation") == "constraint":
+            by_type.setdefault(definition["type"], []).append(definition["url"])
+    return by_type
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The application for these settings (the environment's when None)."""
     settings = settings or get_settings()
     configure_logging(settings)
     registry = ConformanceRegistry.load()
+    validator = ProfileValidator.from_directories()
     operations = discover_operations()
 
     @asynccontextmanager
@@ -52,7 +63,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         handle = await connect(settings, listeners=[db_command_listener(app)])
         indexer = SearchIndexer(registry)
         repository = ResourceRepository(
-            db=handle.db, indexer=indexer, index_models=partial(index_models, registry), base_url=settings.base_url
+            db=handle.db,
+            indexer=indexer,
+            index_models=partial(index_models, registry),
+            base_url=settings.base_url,
         )
         await repository.ensure_base_collections()
         auth = await build_auth_state(settings, handle.db, registry)
@@ -65,8 +79,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             gate=auth.gate,
             blob_store=blob_store,
         )
-        validator = ProfileValidator.from_directories()
         install_clinic_rules(services, validator)
+        repository.hooks.append(ReadOnlyConformance(validator.resources))
+        await publish_conformance(services, validator.resources)
+        validator.warm_up()
         app.state.validator = validator
         app.state.settings = settings
         app.state.mongo_client = handle.client
@@ -99,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         registry=registry,
         operations=operations,
         security=smart_security_component(settings),
+        profiles_by_type=supported_profiles(validator),
     )
     app.state.capabilities = capabilities
     install_error_handlers(app)

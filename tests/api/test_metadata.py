@@ -46,3 +46,31 @@ async def test_openapi_describes_each_type(client: httpx.AsyncClient) -> None:
     assert "/fhir/{resource_type}" not in paths
     docs = await client.get("http://testserver/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+async def test_supported_profiles_listed_and_served_read_only(client: httpx.AsyncClient) -> None:
+    statement = (await client.get("/metadata")).json()
+    invoice = next(r for r in statement["rest"][0]["resource"] if r["type"] == "Invoice")
+    expense = "http://clinic.example.org/fhir/StructureDefinition/clinic-invoice-expense"
+    assert expense in invoice["supportedProfile"]
+    found = (await client.get("/StructureDefinition", params={"url": expense})).json()
+    assert len(found["entry"]) == 1
+    definition = found["entry"][0]["resource"]
+    assert definition["snapshot"]["element"]
+    changed = {**definition, "status": "retired"}
+    refused = await client.put(
+        f"/StructureDefinition/{definition['id']}",
+        json=changed,
+        headers={"Content-Type": "application/fhir+json"},
+    )
+    assert refused.status_code == 405
+    assert (await client.delete(f"/StructureDefinition/{definition['id']}")).status_code == 405
+    assert (await client.get(f"/StructureDefinition/{definition['id']}")).json()["status"] == definition[
+        "status"
+    ]
+    value_sets = (
+        await client.get(
+            "/ValueSet", params={"url": "http://clinic.example.org/fhir/ValueSet/clinic-staff-role"}
+        )
+    ).json()
+    assert value_sets["entry"][0]["resource"]["resourceType"] == "ValueSet"

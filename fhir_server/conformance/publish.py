@@ -1,0 +1,68 @@
+"""The shipped conformance resources (``profiles/``), stored so that read and search serve them.
+
+They are read-only: a write that would change or delete one is refused, whatever the caller's scopes.
+Publishing an unchanged resource is a no-op update, so restarts and parallel workers keep versions.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fhir_server.conformance.profiles import ConformanceResources
+from fhir_server.errors import MethodNotAllowed
+from fhir_server.services import Services, Session
+
+logger = logging.getLogger(__name__)
+
+
+def _content(resource: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in resource.items() if key != "meta"}
+
+
+class ReadOnlyConformance:
+    """A repository hook refusing any write that alters a shipped conformance resource."""
+
+    def __init__(self, resources: ConformanceResources) -> None:
+        self._shipped = {
+            (resource_type, resource["id"]): _content(resource)
+            for resource_type in resources.types()
+            for resource in resources.all_by_type(resource_type)
+            if "id" in resource
+        }
+
+    async def __call__(
+        self,
+        *,
+        session: Session,
+        resource_type: str,
+        resource_id: str,
+        previous: dict[str, Any] | None,
+        current: dict[str, Any] | None,
+    ) -> None:
+        shipped = self._shipped.get((resource_type, resource_id))
+        if shipped is not None and (current is None or _content(current) != shipped):
+            raise MethodNotAllowed(f"{resource_type}/{resource_id} ships with the server and is read-only")
+
+
+async def publish_conformance(services: Services, resources: ConformanceResources) -> None:
+    """Store every shipped conformance resource under its own id (unchanged ones keep their version)."""
+    repository = services.repository
+    await repository.ensure_collections(resources.types())
+    for resource_type in resources.types():
+        for resource in resources.all_by_type(resource_type):
+
+            async def store(
+                session: Session, resource_type: str = resource_type, resource: Any = resource
+            ) -> None:
+                await repository.update(
+                    resource_type=resource_type,
+                    resource_id=resource["id"],
+                    resource=resource,
+                    session=session,
+                )
+
+            await repository.transaction(store)
+    logger.info(
+        "published %d conformance resources", sum(len(resources.all_by_type(t)) for t in resources.types())
+    )
