@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from fhir_server.settings import Settings, get_settings
 
@@ -57,8 +58,22 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _config_table(args: argparse.Namespace) -> int:
-    print(config_table())
+    if args.write:
+        path = Path(args.write)
+        path.write_text(readme_with_config_table(path.read_text()))
+    else:
+        print(config_table())
     return 0
+
+
+TABLE_START, TABLE_END = "<!-- config-table:start -->", "<!-- config-table:end -->"
+
+
+def readme_with_config_table(readme: str) -> str:
+    """The README with the generated table between its two markers."""
+    head, _, rest = readme.partition(TABLE_START)
+    _, _, tail = rest.partition(TABLE_END)
+    return f"{head}{TABLE_START}\n{config_table()}\n{TABLE_END}{tail}"
 
 
 def config_table() -> str:
@@ -82,11 +97,14 @@ def _installers() -> list[SubcommandInstaller]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fhir-server", description="FHIR R4B server for clinics")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the HTTP server (embedded database when no FHIR_MONGODB_URI)")
+    serve = commands.add_parser(
+        "serve", help="run the HTTP server (embedded database when no FHIR_MONGODB_URI)"
+    )
     serve.add_argument("--host", help="interface to bind (FHIR_HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (FHIR_PORT)")
     serve.set_defaults(handler=_serve)
     table = commands.add_parser("config-table", help="print the configuration table (Markdown)")
+    table.add_argument("--write", metavar="README", help="replace the table between the markers in this file")
     table.set_defaults(handler=_config_table)
     for install in _installers():
         install(commands)

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     # --- HTTP ---
     base_url: str = Field(
         default="http://localhost:8080/fhir",
-        description="Public base URL of the FHIR endpoint, used in links and Location headers.",
+        description="Public base URL of the FHIR endpoint, used in links and Location headers. "
+        "Unset: `http://<host>:<port>/fhir` from FHIR_HOST and FHIR_PORT.",
     )
     host: str = Field(default="127.0.0.1", description="Interface `fhir-server serve` binds to.")
     port: int = Field(default=8080, description="Port `fhir-server serve` listens on.")
@@ -119,6 +120,13 @@ class Settings(BaseSettings):
         default=True,
         description="Serve Prometheus metrics at `/metrics` (unauthenticated: keep it off the public network).",
     )
+
+    @model_validator(mode="after")
+    def _base_url_from_listen_address(self) -> Settings:
+        if "base_url" not in self.model_fields_set:
+            host = "localhost" if self.host in {"0.0.0.0", "::", "127.0.0.1"} else self.host
+            self.base_url = f"http://{host}:{self.port}/fhir"
+        return self
 
     @property
     def embedded(self) -> bool:
