@@ -71,12 +71,16 @@ async def _import(app: FastAPI, export: ClinicExport) -> ClinicImportReport:
     return await import_clinic(services=app.state.services, ctx=_ctx(), export=export)
 
 
+# Published by the server itself at start-up, not by the import.
+SHIPPED_TYPES = frozenset({"CodeSystem", "SearchParameter", "StructureDefinition", "ValueSet"})
+
+
 async def _stored(db: AsyncDatabase[dict[str, Any]]) -> list[JsonDict]:
-    """Every current resource in the database, Binaries included."""
+    """Every current resource the import wrote, Binaries included."""
     prefix = f.resource_collection_name("")
     found: list[JsonDict] = []
     for name in sorted(await db.list_collection_names()):
-        if name.startswith(prefix):
+        if name.startswith(prefix) and name[len(prefix) :] not in SHIPPED_TYPES:
             async for doc in db[name].find({f.DELETED: {"$ne": True}}, {f.RESOURCE: 1}):
                 found.append(doc[f.RESOURCE])
     return found
