@@ -3,7 +3,7 @@
 Modules, in the order a search meets them:
 
 - ``fhirpath``      search expressions compiled to fast path functions (fhirpathpy as fallback)
-- ``encoders``      values -> index entries per parameter type (layout in ``fields``)
+- ``encoders`` / ``encoders_ordered``   values -> index entries per parameter type (layout in ``fields``)
 - ``text`` / ``dates`` / ``numbers``   the representations that make matching exact AND indexable:
                     string prefixes, date calendar units + bounds, precision-rounded number tokens
 - ``indexer``       SearchIndexer: resource -> ``ix`` and ``comp`` (every write, ``$reindex``)
@@ -22,6 +22,7 @@ What is not served by an index lookup: ``:contains`` (an unanchored pattern over
 a scan, by design), ``:not`` / ``ne`` / ``:missing`` (negations, checked on the candidates of the
 other criteria), string queries longer than 24 characters (index on the first 24, pattern on the
 rest), and the residual ``$elemMatch`` that pins a two-sided condition to ONE value of a
-multi-valued field (``ap``, unit-qualified quantity comparisons, composites with a comparator);
-those residuals run only on documents the indexed conditions already selected.
+multi-valued field (``ge``/``le`` containment, ``ap``, unit-qualified quantity comparisons,
+composites with a comparator); those residuals run only on documents the indexed conditions
+already selected.
 """

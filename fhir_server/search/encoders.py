@@ -9,42 +9,28 @@ also covers custom SearchParameters whose expressions we never saw.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from fhir_server.search import dates, numbers
+from fhir_server.search import dates
 from fhir_server.search import fields as f
+from fhir_server.search.encoders_ordered import (
+    EncodeContext,
+    Index,
+    amount_of,
+    date_bounds,
+    encode_date,
+    encode_number,
+    put_sort_keys,
+    unwrap,
+)
 from fhir_server.search.fhirpath import reference_type
 from fhir_server.search.text import MAX_PREFIX, MAX_VALUE, normalize, prefixes
-
-Index = dict[str, Any]
 
 _CONTACT_SYSTEMS = frozenset({"phone", "fax", "email", "pager", "url", "sms", "other"})
 _NAME_PARTS = ("family", "given", "prefix", "suffix", "text")
 _ADDRESS_PARTS = ("line", "city", "district", "state", "postalCode", "country", "text")
 _STRING_PARTS = (*_NAME_PARTS, *_ADDRESS_PARTS)
-
-
-@dataclass(frozen=True)
-class EncodeContext:
-    base_url: str  # our own base URL, no trailing slash: absolute references to it become relative
-
-
-def _unwrap(value: Any) -> Any:
-    """An Extension stands for its value[x]."""
-    if type(value) is dict and "url" in value and "extension" not in value:
-        for key, inner in value.items():
-            if key.startswith("value"):
-                return inner
-    return value
-
-
-def _put_sort_keys(ix: Index, code: str, keys: list[Any]) -> None:
-    if keys:
-        ix[code + f.SORT_ASC] = min(keys)
-        ix[code + f.SORT_DESC] = max(keys)
 
 
 # ----- string ------------------------------------------------------------------------------------------
@@ -54,7 +40,7 @@ def _string_values(value: Any, out: list[str]) -> None:
     if type(value) is str:
         out.append(value)
     elif type(value) is dict:
-        value = _unwrap(value)
+        value = unwrap(value)
         if type(value) is str:
             out.append(value)
             return
@@ -90,7 +76,7 @@ def encode_string(code: str, values: list[Any], ix: Index, ctx: EncodeContext) -
         ix[code] = list(entries)
         if full:
             ix[code + f.FULL] = list(full)
-        _put_sort_keys(ix, code, sort_keys)
+        put_sort_keys(ix, code, sort_keys)
 
 
 # ----- token -------------------------------------------------------------------------------------------
@@ -161,7 +147,7 @@ def encode_token(code: str, values: list[Any], ix: Index, ctx: EncodeContext) ->
     out: set[str] = set()
     sort_keys: list[str] = []
     for value in values:
-        value = _unwrap(value)
+        value = unwrap(value)
         kind = type(value)
         if kind is str:
             out.add(value)
@@ -179,7 +165,7 @@ def encode_token(code: str, values: list[Any], ix: Index, ctx: EncodeContext) ->
         ix[code] = [t for t in out if t[:1] != f.TAG_FULL_TEXT]
         if full:
             ix[code + f.FULL] = [f.TAG_TEXT + t for t in full]
-        _put_sort_keys(ix, code, sort_keys)
+        put_sort_keys(ix, code, sort_keys)
 
 
 def _code_forms(system: Any, code: Any, out: list[str]) -> None:
@@ -191,7 +177,7 @@ def _code_forms(system: Any, code: Any, out: list[str]) -> None:
 
 def token_forms(value: Any) -> list[str]:
     """Canonical token forms of one value (``system|code`` and ``code``), for composite entries."""
-    value = _unwrap(value)
+    value = unwrap(value)
     if type(value) is str:
         return [value]
     if type(value) is bool:
@@ -228,7 +214,7 @@ def normalize_reference(reference: str, base_url: str) -> str | None:
 def encode_reference(code: str, values: list[Any], ix: Index, ctx: EncodeContext) -> None:
     out: set[str] = set()
     for value in values:
-        value = _unwrap(value)
+        value = unwrap(value)
         if type(value) is str:  # canonical / uri
             out.add(value)
             if "|" in value:
@@ -249,7 +235,7 @@ def encode_reference(code: str, values: list[Any], ix: Index, ctx: EncodeContext
     if out:
         ix[code] = list(out)
         plain = [r for r in out if r[:1] != f.TAG_IDENTIFIER]
-        _put_sort_keys(ix, code, plain)
+        put_sort_keys(ix, code, plain)
 
 
 def local_references(ix_values: list[str], target_type: str) -> list[str]:
@@ -272,7 +258,7 @@ def uri_prefixes(uri: str) -> list[str]:
 def encode_uri(code: str, values: list[Any], ix: Index, ctx: EncodeContext) -> None:
     out: set[str] = set()
     for value in values:
-        value = _unwrap(value)
+        value = unwrap(value)
         if type(value) is not str:
             continue
         out.add(value)
@@ -281,128 +267,7 @@ def encode_uri(code: str, values: list[Any], ix: Index, ctx: EncodeContext) -> N
         out.update(f.TAG_BELOW + p for p in uri_prefixes(bare))
     if out:
         ix[code] = list(out)
-        _put_sort_keys(ix, code, [v for v in out if v[:1] != f.TAG_BELOW])
-
-
-# ----- date --------------------------------------------------------------------------------------------
-
-
-def date_bounds(value: Any) -> tuple[datetime, datetime] | None:
-    """[low, high] of a date, dateTime, instant, Period or Timing value."""
-    value = _unwrap(value)
-    if type(value) is str:
-        parsed = dates.parse_range(value)
-        return (parsed.low, parsed.high) if parsed else None
-    if type(value) is not dict:
-        return None
-    if "start" in value or "end" in value:  # Period: a missing bound is open
-        start = dates.parse_range(value["start"]) if type(value.get("start")) is str else None
-        end = dates.parse_range(value["end"]) if type(value.get("end")) is str else None
-        if start is None and end is None:
-            return None
-        return (start.low if start else dates.MIN_DATE, end.high if end else dates.MAX_DATE)
-    if "event" in value or "repeat" in value:  # Timing: from the earliest event to the latest
-        bounds: list[tuple[datetime, datetime]] = []
-        for event in value.get("event", ()):
-            found = date_bounds(event)
-            if found:
-                bounds.append(found)
-        repeat = value.get("repeat")
-        if type(repeat) is dict and type(repeat.get("boundsPeriod")) is dict:
-            found = date_bounds(repeat["boundsPeriod"])
-            if found:
-                bounds.append(found)
-        if not bounds:
-            return None
-        return (min(b[0] for b in bounds), max(b[1] for b in bounds))
-    return None
-
-
-def encode_date(code: str, values: list[Any], ix: Index, ctx: EncodeContext) -> None:
-    ranges = [b for b in (date_bounds(v) for v in values) if b is not None]
-    if not ranges:
-        return
-    unit_entries: set[str] = set()
-    for low, high in ranges:
-        unit_entries.update(dates.units(low, high))
-    ix[code] = list(unit_entries) or ["*"]  # "*": has a value, contained in no calendar unit
-    ix[code + f.LOW] = [r[0] for r in ranges]
-    ix[code + f.HIGH] = [r[1] for r in ranges]
-    ix[code + f.RESIDUAL] = [{"l": low, "h": high} for low, high in ranges]
-    ix[code + f.SORT_ASC] = min(r[0] for r in ranges)
-    ix[code + f.SORT_DESC] = max(r[1] for r in ranges)
-
-
-# ----- number and quantity ---------------------------------------------------------------------------
-
-
-@dataclass
-class _Amount:
-    low: float
-    high: float
-    tokens: list[str]
-    units: list[str]
-
-
-def unit_tokens(system: Any, code: Any, unit: Any) -> list[str]:
-    """``system|code`` plus ``|code`` and ``|unit`` (a query ``5||mg`` matches code or unit)."""
-    out: list[str] = []
-    if type(code) is str and code:
-        if type(system) is str and system:
-            out.append(f"{system}|{code}")
-        out.append("|" + code)
-    if type(unit) is str and unit and unit != code:
-        out.append("|" + unit)
-    return out
-
-
-def _amount(value: Any) -> _Amount | None:
-    value = _unwrap(value)
-    if type(value) in (int, float):
-        number = numbers.to_decimal(value)
-        if number is None:
-            return None
-        return _Amount(float(number), float(number), list(numbers.value_tokens(number)), [])
-    if type(value) is not dict:
-        return None
-    if "low" in value or "high" in value:  # Range: no equality tokens, bounds only
-        low = numbers.to_decimal((value.get("low") or {}).get("value"))
-        high = numbers.to_decimal((value.get("high") or {}).get("value"))
-        if low is None and high is None:
-            return None
-        source = value.get("low") or value.get("high") or {}
-        units = unit_tokens(source.get("system"), source.get("code"), source.get("unit"))
-        return _Amount(
-            float(low) if low is not None else float("-inf"),
-            float(high) if high is not None else float("inf"),
-            [],
-            units,
-        )
-    number = numbers.to_decimal(value.get("value"))
-    if number is None:
-        return None
-    if "currency" in value:  # Money
-        units = unit_tokens("urn:iso:std:iso:4217", value.get("currency"), None)
-    else:
-        units = unit_tokens(value.get("system"), value.get("code"), value.get("unit"))
-    return _Amount(float(number), float(number), list(numbers.value_tokens(number)), units)
-
-
-def encode_number(code: str, values: list[Any], ix: Index, ctx: EncodeContext) -> None:
-    amounts = [a for a in (_amount(v) for v in values) if a is not None]
-    if not amounts:
-        return
-    entries: set[str] = set()
-    for amount in amounts:
-        entries.update(amount.tokens)
-        entries.update(f"{t}#{u}" for t in amount.tokens for u in amount.units)
-        entries.update(f.TAG_UNIT + u for u in amount.units)
-    ix[code] = list(entries) or ["*"]
-    ix[code + f.LOW] = [a.low for a in amounts]
-    ix[code + f.HIGH] = [a.high for a in amounts]
-    ix[code + f.RESIDUAL] = [{"l": a.low, "h": a.high, "u": a.units} for a in amounts]
-    ix[code + f.SORT_ASC] = min(a.low for a in amounts)
-    ix[code + f.SORT_DESC] = max(a.high for a in amounts)
+        put_sort_keys(ix, code, [v for v in out if v[:1] != f.TAG_BELOW])
 
 
 # ----- composite component data ------------------------------------------------------------------------
@@ -435,7 +300,7 @@ def component_entry(param_type: str, values: list[Any], ctx: EncodeContext) -> d
         units = [u for low, high in ranges for u in dates.units(low, high)]
         return {"e": units, "l": min(r[0] for r in ranges), "h": max(r[1] for r in ranges)}
     if param_type in ("number", "quantity"):
-        amounts = [a for a in (_amount(v) for v in values) if a is not None]
+        amounts = [a for a in (amount_of(v) for v in values) if a is not None]
         if not amounts:
             return None
         first = amounts[0]

@@ -15,7 +15,8 @@ from typing import Any
 from fhir_server.conformance.registry import ConformanceRegistry, SearchParamDef
 from fhir_server.search import encoders
 from fhir_server.search import fields as f
-from fhir_server.search.encoders import EncodeContext, Encoder, Index
+from fhir_server.search.encoders import Encoder
+from fhir_server.search.encoders_ordered import EncodeContext, Index
 from fhir_server.search.fhirpath import PathFn, compile_expression
 
 logger = logging.getLogger(__name__)
