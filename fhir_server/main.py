@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         handle = await connect(settings, listeners=[db_command_listener(app)])
-        indexer = SearchIndexer(registry)
+        indexer = SearchIndexer(registry, base_url=settings.base_url)
         repository = ResourceRepository(
             db=handle.db,
             indexer=indexer,

@@ -96,7 +96,21 @@ class SearchIndexer:
                 if values:
                     simple.encode(simple.code, values, scratch, self.context)
                     found.extend(encoders.local_references(scratch.get(simple.code, []), compartment_type))
+        found.extend(self._security_context(resource))
         return list(dict.fromkeys(found))
+
+    def _security_context(self, resource: dict[str, Any]) -> list[str]:
+        """A Binary is in no official compartment; its securityContext (the patient or the document it
+        belongs to) decides who may see it, so it counts as membership of that compartment."""
+        if resource["resourceType"] != "Binary":
+            return []
+        context = resource.get("securityContext")
+        reference = context.get("reference") if isinstance(context, dict) else None
+        if not isinstance(reference, str):
+            return []
+        key = encoders.normalize_reference(reference, self.context.base_url)
+        owners = self.registry.compartment_types()
+        return [key] if key is not None and key.split("/", 1)[0] in owners else []
 
     def index(self, resource: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """Both at once (what a write stores)."""

@@ -281,3 +281,12 @@ async def test_validate_on_b_is_not_found(a_http: httpx.AsyncClient, world: Worl
         assert_no_b(answer, world)
     own = await a_http.get(f"/Observation/{world.a.ids['Observation-lab']}/$validate")
     assert own.status_code == 200, own.text
+
+
+async def test_a_reads_its_own_binary_content(a_http: httpx.AsyncClient, world: World) -> None:
+    """A Binary belongs to the compartment its securityContext names (the document's patient)."""
+    answer = await a_http.get(f"/Binary/{world.a.ids['Binary']}", headers={"Accept": "*/*"})
+    assert answer.status_code == 200, answer.text
+    assert answer.content
+    found = (await a_http.get("/Binary", params={"_id": world.a.ids["Binary"]})).json()
+    assert len(found.get("entry", [])) == 1
