@@ -22,6 +22,10 @@ from fhir_server.auth.authenticate import Authenticator
 from fhir_server.auth.routes import build_auth_router, smart_security_component
 from fhir_server.auth.state import build_auth_state
 from fhir_server.capabilities import ServerCapabilities
+from fhir_server.conformance.custom_params import (
+    install_custom_search_parameters,
+    load_stored_search_parameters,
+)
 from fhir_server.conformance.publish import ReadOnlyConformance, publish_conformance
 from fhir_server.conformance.registry import ConformanceRegistry
 from fhir_server.conformance.validator import ProfileValidator
@@ -54,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The application for these settings (the environment's when None)."""
     settings = settings or get_settings()
     configure_logging(settings)
-    registry = ConformanceRegistry.load()
+    registry = ConformanceRegistry.create()  # per app: custom parameters stay with their server
     validator = ProfileValidator.from_directories()
     operations = discover_operations()
 
@@ -80,8 +84,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             blob_store=blob_store,
         )
         install_clinic_rules(services, validator)
+        install_custom_search_parameters(services, registry)
         repository.hooks.append(ReadOnlyConformance(validator.resources))
         await publish_conformance(services, validator.resources)
+        await load_stored_search_parameters(services, registry)
         validator.warm_up()
         app.state.validator = validator
         app.state.settings = settings

@@ -118,7 +118,8 @@ class Settings(BaseSettings):
     )
     metrics_enabled: bool = Field(
         default=True,
-        description="Serve Prometheus metrics at `/metrics` (unauthenticated: keep it off the public network).",
+        description="Serve Prometheus metrics at `/metrics` "
+        "(unauthenticated: keep it off the public network).",
     )
 
     @model_validator(mode="after")
