@@ -131,6 +131,15 @@ def test_fhirclient_standalone_launch_with_pkce(server: ServerProcess) -> None:
         },
         save_func=saved.append,
     )
+    try:
+        _launch_and_read(app, server, username, patient_id, family, saved)
+    finally:
+        app.server.session.close()  # requests keeps sockets open until closed
+
+
+def _launch_and_read(
+    app: Any, server: ServerProcess, username: str, patient_id: str, family: str, saved: list[dict[str, Any]]
+) -> None:
     authorize_url = app.authorize_url
     assert authorize_url.startswith(f"{server.base_url}/oauth/authorize?")
     assert "code_challenge_method=S256" in authorize_url
