@@ -49,8 +49,14 @@ async def _inputs(
     return _parameters(query), body
 
 
-def _endpoint(spec: OperationSpec, level: Level) -> Any:
+def _endpoint(level: Level, specs: dict[str, OperationSpec]) -> Any:
+    """One endpoint per level, dispatching on the operation name (few routes: faster matching)."""
+
     async def endpoint(request: Request) -> Response:
+        name = request.path_params["operation"]
+        spec = specs.get(name)
+        if spec is None:
+            raise NotFound(f"${name} is not an operation this server supports at {level.value} level")
         services = services_of(request)
         resource_type = request.path_params.get("resource_type")
         resource_id = request.path_params.get("resource_id")
@@ -76,29 +82,25 @@ def _endpoint(spec: OperationSpec, level: Level) -> Any:
         result = await spec.handler(call)
         return result if isinstance(result, Response) else json_response(request, result)
 
-    endpoint.__name__ = f"op_{spec.name.replace('-', '_')}_{level.value}"
+    endpoint.__name__ = f"operation_{level.value}"
     return endpoint
 
 
 _PATHS = {
-    Level.SYSTEM: "/${name}",
-    Level.TYPE: "/{{resource_type}}/${name}",
-    Level.INSTANCE: "/{{resource_type}}/{{resource_id}}/${name}",
+    Level.SYSTEM: "/${operation}",
+    Level.TYPE: "/{resource_type}/${operation}",
+    Level.INSTANCE: "/{resource_type}/{resource_id}/${operation}",
 }
 
 
 def build_operations_router(operations: list[OperationSpec]) -> APIRouter:
     router = APIRouter()
-    for spec in operations:
-        for level in sorted(spec.levels):
-            path = _PATHS[level].format(name=spec.name)
-            router.add_api_route(
-                path,
-                _endpoint(spec, level),
-                methods=["GET", "POST"],  # GET on a state-changing operation is answered 405
-                summary=f"${spec.name} ({level.value})",
-                description=str(spec.definition.get("description", "")),
-                tags=["operations"],
-                include_in_schema=False,  # fhir_openapi documents each operation per resource type
-            )
+    for level in (Level.SYSTEM, Level.TYPE, Level.INSTANCE):
+        specs = {spec.name: spec for spec in operations if level in spec.levels}
+        router.add_api_route(
+            _PATHS[level],
+            _endpoint(level, specs),
+            methods=["GET", "POST"],  # GET on a state-changing operation is answered 405
+            include_in_schema=False,  # fhir_openapi documents each operation per resource type
+        )
     return router
