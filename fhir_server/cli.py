@@ -66,14 +66,19 @@ def _config_table(args: argparse.Namespace) -> int:
     return 0
 
 
-TABLE_START, TABLE_END = "<!-- config-table:start -->", "<!-- config-table:end -->"
+def _between(text: str, name: str, content: str) -> str:
+    """``text`` with ``content`` between the markers ``<!-- name:start -->`` and ``<!-- name:end -->``."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    head, _, rest = text.partition(start)
+    _, _, tail = rest.partition(end)
+    return f"{head}{start}\n{content}\n{end}{tail}"
 
 
 def readme_with_config_table(readme: str) -> str:
-    """The README with the generated table between its two markers."""
-    head, _, rest = readme.partition(TABLE_START)
-    _, _, tail = rest.partition(TABLE_END)
-    return f"{head}{TABLE_START}\n{config_table()}\n{TABLE_END}{tail}"
+    """The README with its generated tables (configuration, clinic roles) between their markers."""
+    from fhir_server.auth.roles import roles_markdown
+
+    return _between(_between(readme, "config-table", config_table()), "roles-table", roles_markdown())
 
 
 def config_table() -> str:
