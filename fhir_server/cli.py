@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -39,6 +40,9 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"FHIR base: http://{settings.host}:{settings.port}/fhir  (public base URL: {settings.base_url})")
     print(first_token_hint(settings), flush=True)
     prepare_multiprocess_dir()
+    # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; make that an exception so the
+    # `finally` below still stops the embedded database cleanly.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         uvicorn.run(
             "fhir_server.main:create_app",
@@ -55,6 +59,10 @@ def _serve(args: argparse.Namespace) -> int:
         if embedded is not None:
             embedded.stop()
     return 0
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _config_table(args: argparse.Namespace) -> int:

@@ -6,8 +6,11 @@ we start its ``secantusd-py`` command and connect with pymongo like to any mongo
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +21,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 EXECUTABLE = "secantusd-py"
+PR_SET_PDEATHSIG = 1
 MEMORY = ":memory:"
 
 
@@ -37,6 +41,12 @@ def find_executable() -> str:
             "(pip install 'fhir-server[embedded]') or set FHIR_MONGODB_URI to a MongoDB replica set"
         )
     return found
+
+
+def _die_with_parent() -> None:
+    """In the child (Linux): receive SIGTERM when the process that started us dies, even by SIGKILL."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -82,7 +92,13 @@ def start_embedded(
     port = port or free_port(host)
     command = [find_executable(), "--host", host, "--port", str(port), "--storage-path", str(storage)]
     log_file = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
-    process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # a terminal's Ctrl-C reaches only us; we stop it cleanly
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+    )
     if log_path:
         log_file.close()  # type: ignore[union-attr]
     database = EmbeddedDatabase(process=process, host=host, port=port, log_path=log_path)
