@@ -52,6 +52,11 @@ class Check:
         return self.counts - derived == self.declared and self.leftovers == 0
 
 
+def start_database(cache_size: str) -> EmbeddedDatabase:
+    """An in-memory SecantusDB with a WiredTiger cache big enough for the whole data set."""
+    return start_embedded(storage=MEMORY, cache_size=cache_size)
+
+
 def _own_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -96,13 +101,13 @@ async def import_and_check(
         await client.close()
 
 
-def run(data: Path, workers: int) -> int:
+def run(data: Path, workers: int, cache_size: str) -> int:
     folders = [data / name for name in FOLDERS]
     missing = [folder for folder in folders if not folder.is_dir()]
     if missing:
         print(f"missing data folders: {', '.join(map(str, missing))}", file=sys.stderr)
         return 2
-    database = start_embedded(storage=MEMORY)
+    database = start_database(cache_size)
     try:
         with tempfile.TemporaryDirectory() as scratch:
             settings = Settings(
@@ -146,8 +151,9 @@ def main() -> int:
     parser.add_argument(
         "--workers", type=int, default=EMBEDDED_WORKERS, help="files imported concurrently (embedded: 1)"
     )
+    parser.add_argument("--cache-size", default="4G", help="the database's WiredTiger cache (default 4G)")
     args = parser.parse_args()
-    return run(args.data, args.workers)
+    return run(args.data, args.workers, args.cache_size)
 
 
 if __name__ == "__main__":

@@ -18,29 +18,18 @@ from fhir_server.api import binary, bundles, metadata, rest, search
 from fhir_server.api.errors import install_error_handlers
 from fhir_server.api.openapi import fhir_openapi
 from fhir_server.api.operations import build_operations_router
+from fhir_server.assembly import build_services
 from fhir_server.auth.authenticate import Authenticator
 from fhir_server.auth.routes import build_auth_router, smart_security_component
 from fhir_server.auth.state import build_auth_state
 from fhir_server.capabilities import ServerCapabilities
-from fhir_server.conformance.custom_params import (
-    install_custom_search_parameters,
-    load_stored_search_parameters,
-)
-from fhir_server.conformance.publish import ReadOnlyConformance, publish_conformance
 from fhir_server.conformance.registry import ConformanceRegistry
 from fhir_server.conformance.validator import ProfileValidator
 from fhir_server.observability import configure_logging, db_command_listener, install_observability
 from fhir_server.operations.catalog import discover_operations
-from fhir_server.search.indexer import SearchIndexer
-from fhir_server.search.indexes import index_models
-from fhir_server.search.service import SearchService
 from fhir_server.search.shaping import shape_resource
-from fhir_server.services import Services
 from fhir_server.settings import Settings, get_settings
-from fhir_server.store.blobs import open_blob_store
 from fhir_server.store.mongo import connect
-from fhir_server.store.repository import ResourceRepository
-from fhir_server.wiring import install_clinic_rules
 
 logger = logging.getLogger(__name__)
 
@@ -65,37 +54,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         handle = await connect(settings, listeners=[db_command_listener(app)])
-        indexer = SearchIndexer(registry, base_url=settings.base_url)
-        repository = ResourceRepository(
-            db=handle.db,
-            indexer=indexer,
-            index_models=partial(index_models, registry),
-            base_url=settings.base_url,
-        )
-        await repository.ensure_base_collections()
         auth = await build_auth_state(settings, handle.db, registry)
-        blob_store = open_blob_store(settings)
-        services = Services(
-            settings=settings,
-            registry=registry,
-            repository=repository,
-            search=SearchService(handle.db, registry, settings),
-            gate=auth.gate,
-            blob_store=blob_store,
+        services = await build_services(
+            settings, handle.db, gate=auth.gate, registry=registry, validator=validator, publish=True
         )
-        install_clinic_rules(services, validator)
-        install_custom_search_parameters(services, registry)
-        repository.hooks.append(ReadOnlyConformance(validator.resources))
-        await publish_conformance(services, validator.resources)
-        await load_stored_search_parameters(services, registry)
         validator.warm_up()
         app.state.validator = validator
         app.state.settings = settings
         app.state.mongo_client = handle.client
         app.state.db = handle.db
         app.state.registry = registry
-        app.state.repository = repository
-        app.state.blob_store = blob_store
+        app.state.repository = services.repository
+        app.state.blob_store = services.blob_store
         app.state.gate = auth.gate
         app.state.auth = auth
         app.state.services = services
@@ -104,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            await blob_store.close()
+            await services.blob_store.close()
             await auth.aclose()
             await handle.close()
 

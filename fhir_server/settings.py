@@ -28,6 +28,9 @@ class Settings(BaseSettings):
         default=Path("var"), description="Where the embedded database, blobs and generated keys live."
     )
     embedded_port: int = Field(default=0, description="Port of the embedded database (0: pick a free one).")
+    embedded_cache_size: str = Field(
+        default="4G", description="Cache size of the embedded database (WiredTiger), e.g. 2G, 512M."
+    )
 
     # --- HTTP ---
     base_url: str = Field(

@@ -20,9 +20,9 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from fhir_server.assembly import build_services
 from fhir_server.context import Principal, RequestContext
 from fhir_server.importer.runner import DEFAULT_WORKERS, EMBEDDED_WORKERS, Importer, ImportReport
-from fhir_server.importer.services import build_services
 from fhir_server.importer.sources import (
     DEFAULT_CHUNK,
     ID_POLICIES,

@@ -27,9 +27,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from fhir_server.assembly import build_services
 from fhir_server.context import Principal, RequestContext
 from fhir_server.errors import FhirError
-from fhir_server.importer.services import build_services
 from fhir_server.interactions.bundle import process_bundle
 from fhir_server.scheduling.install import scheduling_ready
 from fhir_server.services import Services

@@ -83,14 +83,27 @@ class EmbeddedDatabase:
             self.process.wait()
 
 
+DEFAULT_CACHE_SIZE = "4G"
+
+
 def start_embedded(
-    *, storage: Path | str, port: int = 0, host: str = "127.0.0.1", log_path: Path | None = None
+    *,
+    storage: Path | str,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    log_path: Path | None = None,
+    cache_size: str = DEFAULT_CACHE_SIZE,
 ) -> EmbeddedDatabase:
-    """Start secantusd on ``storage`` (a directory, or ``:memory:``) and wait until it accepts connections."""
+    """Start secantusd on ``storage`` (a directory, or ``:memory:``) and wait until it accepts connections.
+
+    ``cache_size`` caps WiredTiger's cache: with SecantusDB's 1G default, inserts fail with
+    WT_CACHE_FULL after about 25,000 Synthea resources.
+    """
     if str(storage) != MEMORY:
         Path(storage).mkdir(parents=True, exist_ok=True)
     port = port or free_port(host)
     command = [find_executable(), "--host", host, "--port", str(port), "--storage-path", str(storage)]
+    command += ["--cache-size", cache_size]
     log_file = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
     process = subprocess.Popen(
         command,

@@ -37,7 +37,10 @@ def start_configured_embedded(settings: Settings) -> EmbeddedDatabase:
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     return start_embedded(
-        storage=data_dir / "db", port=settings.embedded_port, log_path=data_dir / "embedded-db.log"
+        storage=data_dir / "db",
+        port=settings.embedded_port,
+        log_path=data_dir / "embedded-db.log",
+        cache_size=settings.embedded_cache_size,
     )
 
 

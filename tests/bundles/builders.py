@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import unique
+from tests.support import TEST_BASE, unique
 
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
 MRN = "http://clinic.example.org/mrn"
@@ -80,17 +80,17 @@ def reference_of(entry: dict[str, Any]) -> str:
 
 
 async def send(client: httpx.AsyncClient, body: dict[str, Any], **headers: str) -> httpx.Response:
-    return await client.post("/fhir", json=body, headers={**FHIR_JSON, **headers})
+    return await client.post(TEST_BASE, json=body, headers={**FHIR_JSON, **headers})
 
 
 async def create(client: httpx.AsyncClient, resource: Resource) -> Resource:
-    response = await client.post(f"/fhir/{resource['resourceType']}", json=resource, headers=FHIR_JSON)
+    response = await client.post(f"/{resource['resourceType']}", json=resource, headers=FHIR_JSON)
     assert response.status_code == 201, response.text
     created: Resource = response.json()
     return created
 
 
 async def search_ids(client: httpx.AsyncClient, query: str) -> list[str]:
-    response = await client.get(f"/fhir/{query}")
+    response = await client.get(f"/{query}")
     assert response.status_code == 200, response.text
     return [entry["resource"]["id"] for entry in response.json().get("entry", [])]

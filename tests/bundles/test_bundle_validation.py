@@ -10,8 +10,8 @@ import pytest
 from fastapi import FastAPI
 
 from tests.bundles.builders import FHIR_JSON, patient, post, request, send, transaction, urn
-from tests.bundles.conftest import root_client
 from tests.conftest import AppFactory
+from tests.support import TEST_BASE, client_for
 
 
 def _entry_without_request() -> dict[str, Any]:
@@ -63,16 +63,16 @@ async def test_duplicate_full_urls_in_a_transaction(client: httpx.AsyncClient) -
 
 
 async def test_base_url_with_a_trailing_slash_and_media_types(client: httpx.AsyncClient) -> None:
-    slash = await client.post("/fhir/", json=transaction(), headers=FHIR_JSON)
+    slash = await client.post(f"{TEST_BASE}/", json=transaction(), headers=FHIR_JSON)
     assert slash.status_code == 200
     assert slash.json()["type"] == "transaction-response"
-    xml = await client.post("/fhir", content=b"<Bundle/>", headers={"Content-Type": "application/fhir+xml"})
+    xml = await client.post(TEST_BASE, content=b"<Bundle/>", headers={"Content-Type": "application/fhir+xml"})
     assert xml.status_code == 415
 
 
 async def test_limits_are_413(app_factory: AppFactory) -> None:
     app: FastAPI = await app_factory(bundle_max_entries=2, bundle_max_bytes=4000)
-    async with root_client(app) as client:
+    async with client_for(app) as client:
         too_many = await send(client, transaction(*(post(patient()) for _ in range(3))))
         assert too_many.status_code == 413
         assert too_many.json()["issue"][0]["code"] == "too-costly"

@@ -44,7 +44,7 @@ async def test_conditional_reference_to_exactly_one_match_is_resolved(client: ht
     condition = f"Practitioner?identifier={NPI}|{npi}"
     response = await send(client, transaction(post(_encounter(condition))))
     assert response.status_code == 200, response.text
-    encounter = (await client.get(f"/fhir/{reference_of(response.json()['entry'][0])}")).json()
+    encounter = (await client.get(f"/{reference_of(response.json()['entry'][0])}")).json()
     assert encounter["participant"][0]["individual"]["reference"] == f"Practitioner/{doctor['id']}"
     in_batch = await send(client, batch(post(_encounter(condition))))
     assert statuses(in_batch) == ["201 Created"]
@@ -80,7 +80,7 @@ async def test_conditional_reference_to_a_conditional_create_of_the_same_bundle(
     response = await send(client, body)
     assert response.status_code == 200, response.text
     encounter_entry, practitioner_entry = response.json()["entry"]
-    encounter = (await client.get(f"/fhir/{reference_of(encounter_entry)}")).json()
+    encounter = (await client.get(f"/{reference_of(encounter_entry)}")).json()
     assert encounter["participant"][0]["individual"]["reference"] == reference_of(practitioner_entry)
 
 
@@ -96,7 +96,7 @@ async def test_conditional_create_that_matches_redirects_references(client: http
     assert response.status_code == 200, response.text
     assert statuses(response) == ["200 OK", "201 Created"]
     assert reference_of(response.json()["entry"][0]) == f"Practitioner/{doctor['id']}"
-    encounter = (await client.get(f"/fhir/{reference_of(response.json()['entry'][1])}")).json()
+    encounter = (await client.get(f"/{reference_of(response.json()['entry'][1])}")).json()
     assert encounter["participant"][0]["individual"]["reference"] == f"Practitioner/{doctor['id']}"
     assert len(await search_ids(client, f"Practitioner?identifier={NPI}|{npi}")) == 1
 
@@ -121,9 +121,9 @@ async def test_conditional_update_entries_create_then_update(client: httpx.Async
     updated = await send(client, body("female"))
     assert statuses(updated) == ["200 OK", "201 Created"]
     assert reference_of(updated.json()["entry"][0]) == patient_ref
-    encounter = (await client.get(f"/fhir/{reference_of(updated.json()['entry'][1])}")).json()
+    encounter = (await client.get(f"/{reference_of(updated.json()['entry'][1])}")).json()
     assert encounter["subject"]["reference"] == patient_ref
-    assert (await client.get(f"/fhir/{patient_ref}")).json()["gender"] == "female"
+    assert (await client.get(f"/{patient_ref}")).json()["gender"] == "female"
 
 
 async def test_conditional_delete_entry(client: httpx.AsyncClient) -> None:
@@ -132,7 +132,7 @@ async def test_conditional_delete_entry(client: httpx.AsyncClient) -> None:
     response = await send(client, transaction(request("DELETE", f"Patient?identifier={MRN}|{value}")))
     assert statuses(response) == ["204 No Content"]
     for gone in (first, second):
-        assert (await client.get(f"/fhir/Patient/{gone['id']}")).status_code == 410
+        assert (await client.get(f"/Patient/{gone['id']}")).status_code == 410
 
 
 async def test_if_match_in_entries(client: httpx.AsyncClient) -> None:
@@ -145,7 +145,7 @@ async def test_if_match_in_entries(client: httpx.AsyncClient) -> None:
     assert current.json()["entry"][0]["response"]["etag"] == 'W/"2"'
     in_batch = await send(client, batch(request("DELETE", url, ifMatch='W/"1"')))
     assert statuses(in_batch) == ["412 Precondition Failed"]
-    assert (await client.get(f"/fhir/{url}")).status_code == 200
+    assert (await client.get(f"/{url}")).status_code == 200
 
 
 async def test_racing_transactions_conditionally_create_one_resource(client: httpx.AsyncClient) -> None:
@@ -167,7 +167,7 @@ async def test_racing_transactions_conditionally_create_one_resource(client: htt
     ids = await search_ids(client, f"Patient?identifier={MRN}|{value}")
     assert len(ids) == 1
     for response in responses:
-        observation = (await client.get(f"/fhir/{reference_of(response.json()['entry'][1])}")).json()
+        observation = (await client.get(f"/{reference_of(response.json()['entry'][1])}")).json()
         assert observation["subject"]["reference"] == f"Patient/{ids[0]}"
 
 
@@ -178,4 +178,4 @@ async def test_conditional_update_entry_with_a_different_id_is_refused(client: h
     response = await send(client, body)
     assert response.status_code == 400
     assert response.json()["issue"][0]["expression"][0] == "Bundle.entry[0]"
-    assert "gender" not in (await client.get(f"/fhir/Patient/{existing['id']}")).json()
+    assert "gender" not in (await client.get(f"/Patient/{existing['id']}")).json()

@@ -46,10 +46,10 @@ async def test_entries_are_created_and_linked(client: httpx.AsyncClient) -> None
         assert entry["response"]["location"].endswith("/_history/1")
         assert entry["response"]["etag"] == 'W/"1"'
         assert entry["response"]["lastModified"].endswith("Z")
-    observation = (await client.get(f"/fhir/{observation_ref}")).json()
+    observation = (await client.get(f"/{observation_ref}")).json()
     assert observation["subject"]["reference"] == patient_ref
     assert observation["encounter"]["reference"] == encounter_ref
-    encounter = (await client.get(f"/fhir/{encounter_ref}")).json()
+    encounter = (await client.get(f"/{encounter_ref}")).json()
     assert encounter["subject"]["reference"] == patient_ref
 
 
@@ -74,7 +74,7 @@ async def test_references_are_rewritten_in_contained_extensions_and_narrative(
     response = await send(client, transaction(post(observation), post(patient(), patient_url)))
     assert response.status_code == 200, response.text
     observation_ref, patient_ref = (reference_of(entry) for entry in response.json()["entry"])
-    stored = (await client.get(f"/fhir/{observation_ref}")).json()
+    stored = (await client.get(f"/{observation_ref}")).json()
     assert stored["contained"][0]["patient"]["reference"] == patient_ref
     assert stored["extension"][0]["valueReference"]["reference"] == patient_ref
     assert stored["subject"]["reference"] == patient_ref
@@ -120,7 +120,7 @@ async def test_the_failing_entry_decides_the_status(client: httpx.AsyncClient) -
     issue = response.json()["issue"][0]
     assert issue["expression"][0] == "Bundle.entry[2]"
     assert await search_ids(client, f"Patient?identifier={MRN}|{value}") == []
-    assert "gender" not in (await client.get(f"/fhir/Patient/{existing['id']}")).json()
+    assert "gender" not in (await client.get(f"/Patient/{existing['id']}")).json()
 
     missing = await send(client, transaction(post(patient(value)), request("GET", "Patient/no-such-id")))
     assert missing.status_code == 404
@@ -156,7 +156,7 @@ async def test_processing_order_is_delete_post_put_get(client: httpx.AsyncClient
     assert found == [reference_of(entries[3]).split("/")[1]]
     assert reference_of(entries[2]) != f"Patient/{old['id']}"
     assert entries[5]["resource"]["gender"] == "female"
-    assert (await client.get(f"/fhir/Patient/{old['id']}")).status_code == 410
+    assert (await client.get(f"/Patient/{old['id']}")).status_code == 410
 
 
 async def test_get_entries_see_the_transactions_own_writes(client: httpx.AsyncClient) -> None:
@@ -212,7 +212,7 @@ async def test_put_entries_with_absolute_full_urls_of_this_server(client: httpx.
     )  # fmt: skip
     response = await send(client, body)
     assert response.status_code == 200, response.text
-    observation = (await client.get(f"/fhir/{reference_of(response.json()['entry'][0])}")).json()
+    observation = (await client.get(f"/{reference_of(response.json()['entry'][0])}")).json()
     assert observation["subject"]["reference"] == f"Patient/{own_id}"
 
 
@@ -244,15 +244,15 @@ async def test_patch_entries(client: httpx.AsyncClient) -> None:
     unmatched = transaction(add_gender, _patch(add_birth_date, f"Patient?identifier={MRN}|{unique()}"))
     failed = await send(client, unmatched)
     assert failed.status_code == 412  # the conditional patch matched nothing: nothing is patched
-    assert "gender" not in (await client.get(f"/fhir/Patient/{first['id']}")).json()
+    assert "gender" not in (await client.get(f"/Patient/{first['id']}")).json()
 
     second_value = second["identifier"][0]["value"]
     matched = transaction(add_gender, _patch(add_birth_date, f"Patient?identifier={MRN}|{second_value}"))
     response = await send(client, matched)
     assert response.status_code == 200, response.text
     assert statuses(response) == ["200 OK", "200 OK"]
-    assert (await client.get(f"/fhir/Patient/{first['id']}")).json()["gender"] == "female"
-    assert (await client.get(f"/fhir/Patient/{second['id']}")).json()["birthDate"] == "1990-01-02"
+    assert (await client.get(f"/Patient/{first['id']}")).json()["gender"] == "female"
+    assert (await client.get(f"/Patient/{second['id']}")).json()["birthDate"] == "1990-01-02"
 
 
 async def test_a_resource_is_written_once_per_transaction(client: httpx.AsyncClient) -> None:

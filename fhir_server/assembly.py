@@ -1,6 +1,4 @@
-"""Services built like the app's lifespan builds them (same repository, search, write checks,
-transforms and hooks), for command-line tools; with the ``AllowAll`` gate unless given one, since
-the operator is trusted."""
+"""Building the services an interaction needs, the same way for the app and the command line."""
 
 from __future__ import annotations
 
@@ -10,6 +8,10 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from fhir_server.access import AccessGate, AllowAll
+from fhir_server.conformance.custom_params import (
+    install_custom_search_parameters,
+    load_stored_search_parameters,
+)
 from fhir_server.conformance.publish import ReadOnlyConformance, publish_conformance
 from fhir_server.conformance.registry import ConformanceRegistry
 from fhir_server.conformance.validator import ProfileValidator
@@ -32,11 +34,12 @@ async def build_services(
     validator: ProfileValidator | None = None,
     publish: bool = False,
 ) -> Services:
-    """The services an interaction needs, on ``db``. The caller closes ``services.blob_store``.
+    """The services on ``db``: repository, search, the clinic's rules and the access gate
+    (``AllowAll`` for trusted command-line operators). The caller closes ``services.blob_store``.
 
     ``publish``: also store the shipped conformance resources (the app does it at start-up).
     """
-    registry = registry or ConformanceRegistry.load()
+    registry = registry or ConformanceRegistry.create()
     validator = validator or ProfileValidator.from_directories()
     repository = ResourceRepository(
         db=db,
@@ -54,7 +57,9 @@ async def build_services(
         blob_store=open_blob_store(settings),
     )
     install_clinic_rules(services, validator)
+    install_custom_search_parameters(services, registry)
     repository.hooks.append(ReadOnlyConformance(validator.resources))
     if publish:
         await publish_conformance(services, validator.resources)
+    await load_stored_search_parameters(services, registry)
     return services
