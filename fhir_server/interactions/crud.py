@@ -204,8 +204,9 @@ async def update(
     await services.repository.ensure_collections([resource_type])
 
     async def work(session: Session) -> WriteResult:
-        await _check_may_replace(services, ctx, resource_type, resource_id, session)
-        return await services.repository.update(
+        current = await _check_may_replace(services, ctx, resource_type, resource_id, session)
+        return await services.repository.replace(
+            existing=current,
             resource_type=resource_type,
             resource_id=resource_id,
             resource=resource,
@@ -267,8 +268,9 @@ async def conditional_update(
             )
         if body_id is not None and body_id != match:
             raise BadRequest(f"the resource id '{body_id}' differs from the matching resource's id", ("id",))
-        await _check_may_replace(services, ctx, resource_type, match, session)
-        return await services.repository.update(
+        current = await _check_may_replace(services, ctx, resource_type, match, session)
+        return await services.repository.replace(
+            existing=current,
             resource_type=resource_type,
             resource_id=match,
             resource={**resource, "id": match},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fhir_server.context import Interaction, RequestContext
-from fhir_server.errors import BadRequest, PreconditionFailed
+from fhir_server.errors import BadRequest, Gone, NotFound, PreconditionFailed
 from fhir_server.interactions.crud import _check_may_replace, _match_one, _prepare, parse_condition
 from fhir_server.patch.fhirpath_patch import apply_fhirpath_patch
 from fhir_server.patch.json_patch import apply_json_patch
@@ -47,20 +47,21 @@ async def patch(
             if target is None:
                 raise PreconditionFailed(f"the condition matches no {resource_type}")
         assert target is not None
-        current = await services.repository.read(
-            resource_type=resource_type, resource_id=target, session=session
-        )
-        await _check_may_replace(services, ctx, resource_type, target, session)
+        current = await _check_may_replace(services, ctx, resource_type, target, session)
+        if current is None:
+            raise NotFound(f"{resource_type}/{target} is not known")
+        if current.resource is None:
+            raise Gone(f"{resource_type}/{target} was deleted")
         if if_match is not None and current.version != if_match:
             raise PreconditionFailed(
                 f"If-Match expected version {if_match}, the current one is {current.version}"
             )
-        assert current.resource is not None
         patched = _apply(current.resource, patch_body, json_patch=json_patch)
         if patched.get("id") != target or patched.get("resourceType") != resource_type:
             raise BadRequest("a patch may not change the resource's id or type")
         resource = await _prepare(services, ctx, resource_type, patched, Interaction.PATCH)
-        return await services.repository.update(
+        return await services.repository.replace(
+            existing=current,
             resource_type=resource_type,
             resource_id=target,
             resource=resource,

@@ -305,6 +305,29 @@ class ResourceRepository:
     ) -> WriteResult:
         """Replace the current version (or create with this id). A no-op update keeps the version."""
         existing = await self.current(resource_type=resource_type, resource_id=resource_id, session=session)
+        return await self.replace(
+            existing=existing,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            resource=resource,
+            session=session,
+            expected_version=expected_version,
+            method=method,
+        )
+
+    async def replace(
+        self,
+        *,
+        existing: StoredResource | None,
+        resource_type: str,
+        resource_id: str,
+        resource: dict[str, Any],
+        session: Session,
+        expected_version: int | None = None,
+        method: str = "PUT",
+    ) -> WriteResult:
+        """``update`` when the caller has just read ``existing`` (the current version, or None) in
+        this transaction: saves reading it again."""
         if expected_version is not None and (existing is None or existing.version != expected_version):
             found = "no version" if existing is None else f"version {existing.version}"
             raise PreconditionFailed(
