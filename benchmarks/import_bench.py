@@ -52,11 +52,6 @@ class Check:
         return self.counts - derived == self.declared and self.leftovers == 0
 
 
-def start_database(cache_size: str) -> EmbeddedDatabase:
-    """An in-memory SecantusDB with a WiredTiger cache big enough for the whole data set."""
-    return start_embedded(storage=MEMORY, cache_size=cache_size)
-
-
 def _own_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -107,7 +102,8 @@ def run(data: Path, workers: int, cache_size: str) -> int:
     if missing:
         print(f"missing data folders: {', '.join(map(str, missing))}", file=sys.stderr)
         return 2
-    database = start_database(cache_size)
+    # A cache big enough for the whole data set (SecantusDB's default 1G fills up).
+    database = start_embedded(storage=MEMORY, cache_size=cache_size)
     try:
         with tempfile.TemporaryDirectory() as scratch:
             settings = Settings(

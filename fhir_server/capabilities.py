@@ -5,6 +5,7 @@ The OpenAPI document is generated from the same ``ServerCapabilities`` so the tw
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -44,7 +45,7 @@ class SearchParamLike(Protocol):
 class CapabilityRegistry(Protocol):
     def resource_types(self) -> list[str]: ...
 
-    def search_parameters(self, resource_type: str) -> list[Any]: ...
+    def search_parameters(self, resource_type: str) -> Sequence[SearchParamLike]: ...
 
 
 @dataclass
@@ -119,7 +120,7 @@ class ServerCapabilities:
         return entry
 
 
-def _search_param(param: Any) -> dict[str, Any]:
+def _search_param(param: SearchParamLike) -> dict[str, Any]:
     declared: dict[str, Any] = {"name": param.code, "type": param.type}
     if param.url:
         declared["definition"] = param.url

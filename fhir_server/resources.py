@@ -30,7 +30,7 @@ def expression_path(resource_type: str, location: tuple[int | str, ...]) -> str:
     return path
 
 
-def check_resource_type(resource: dict[str, Any], expected: str | None, known: set[str] | None = None) -> str:
+def check_resource_type(resource: dict[str, Any], expected: str | None) -> str:
     """The resource's type; 400 when it is missing, not a string, or differs from the URL's."""
     resource_type = resource.get("resourceType")
     if not isinstance(resource_type, str):

@@ -36,8 +36,7 @@ async def get_context(request: Request) -> RequestContext:
         principal=principal,
         base_url=services.settings.base_url.rstrip("/"),
         request_id=getattr(request.state, "request_id", None)
-        or request.headers.get("x-request-id")
-        or str(uuid.uuid4()),
+        or str(uuid.uuid4()),  # validated by the middleware
         lenient="handling=lenient" in prefer.replace(" ", ""),
     )
 

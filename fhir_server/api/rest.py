@@ -14,6 +14,7 @@ from fhir_server.api.body import read_body, read_json_object
 from fhir_server.api.deps import ContextDep, ServicesDep
 from fhir_server.api.negotiation import JSON_PATCH, require_json_body, response_media_type
 from fhir_server.api.responses import json_response, read_response, version_headers, write_response
+from fhir_server.context import RequestContext
 from fhir_server.errors import BadRequest, NotFound
 from fhir_server.interactions import crud, history
 from fhir_server.interactions.patch import patch as patch_interaction
@@ -200,7 +201,7 @@ async def patch(
 async def _patch(
     request: Request,
     services: Services,
-    ctx: Any,
+    ctx: RequestContext,
     resource_type: str,
     resource_id: str | None,
     condition: str | None,

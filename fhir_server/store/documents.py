@@ -7,8 +7,7 @@ one included, is also kept in the ``history`` collection, so vread and ``_histor
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Final, TypedDict
+from typing import Final
 
 # Current-resource documents (collection per type).
 ID: Final = "_id"  # logical id
@@ -36,22 +35,3 @@ def resource_collection_name(resource_type: str) -> str:
 
 def history_id(resource_type: str, resource_id: str, version: int) -> str:
     return f"{resource_type}/{resource_id}/{version}"
-
-
-class ResourceDoc(TypedDict, total=False):
-    _id: str
-    v: int
-    lu: datetime
-    # `del` is a keyword: that key is read and written through the DELETED constant.
-    res: dict[str, Any] | None
-    ix: dict[str, Any]
-
-
-class HistoryDoc(TypedDict, total=False):
-    _id: str
-    t: str
-    id: str
-    v: int
-    lu: datetime
-    m: str
-    res: dict[str, Any] | None
