@@ -38,6 +38,16 @@ class AccessGate(Protocol):
     def search_constraint(self, ctx: RequestContext, resource_type: str) -> SearchConstraint:
         """Constraints AND-ed into every search of this type for this caller."""
 
+    def sees_everything(self, ctx: RequestContext, resource_type: str) -> bool:
+        """May the caller read every resource of this type (no compartment, no granular query)?"""
+
+    def confinement(self, ctx: RequestContext, resource_type: str) -> str | None:
+        """The patient compartment ("Patient/123") the caller's access to this type is confined
+        to, or None when it is not confined to one patient."""
+
+    def is_administrator(self, ctx: RequestContext) -> bool:
+        """May the caller run administrative operations ($reindex, conformance writes ...)?"""
+
 
 class AllowAll:
     """The gate when authorization is disabled: everything is allowed."""
@@ -53,3 +63,12 @@ class AllowAll:
 
     def search_constraint(self, ctx: RequestContext, resource_type: str) -> SearchConstraint:
         return SearchConstraint()
+
+    def sees_everything(self, ctx: RequestContext, resource_type: str) -> bool:
+        return True
+
+    def confinement(self, ctx: RequestContext, resource_type: str) -> str | None:
+        return None
+
+    def is_administrator(self, ctx: RequestContext) -> bool:
+        return True

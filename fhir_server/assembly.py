@@ -1,4 +1,4 @@
-"""Building the services an interaction needs, the same way for the app and the command line."""
+"""Building the services and the pipeline, the same way for the app and the command line."""
 
 from __future__ import annotations
 
@@ -8,13 +8,20 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from fhir_server.access import AccessGate, AllowAll
-from fhir_server.conformance.custom_params import (
+from fhir_server.auth.discovery import smart_security_component
+from fhir_server.capabilities import ServerCapabilities
+from fhir_server.conformance.registry import ConformanceRegistry
+from fhir_server.conformance.validator import ProfileValidator
+from fhir_server.definitions.publish import ReadOnlyConformance, publish_conformance
+from fhir_server.definitions.search_parameters import (
     install_custom_search_parameters,
     load_stored_search_parameters,
 )
-from fhir_server.conformance.publish import ReadOnlyConformance, publish_conformance
-from fhir_server.conformance.registry import ConformanceRegistry
-from fhir_server.conformance.validator import ProfileValidator
+from fhir_server.documents.binaries import BINARY_ROUTES
+from fhir_server.guard import Guard
+from fhir_server.interactions.operation import OperationSpec
+from fhir_server.interactions.pipeline import Pipeline
+from fhir_server.operations.catalog import discover_operations
 from fhir_server.search.indexer import SearchIndexer
 from fhir_server.search.indexes import index_models
 from fhir_server.search.service import SearchService
@@ -22,6 +29,7 @@ from fhir_server.services import Services
 from fhir_server.settings import Settings
 from fhir_server.store.blobs import open_blob_store
 from fhir_server.store.repository import ResourceRepository
+from fhir_server.store.schema import Schema
 from fhir_server.wiring import install_clinic_rules
 
 
@@ -41,20 +49,22 @@ async def build_services(
     """
     registry = registry or ConformanceRegistry.create()
     validator = validator or ProfileValidator.from_directories()
-    repository = ResourceRepository(
-        db=db,
-        indexer=SearchIndexer(registry, base_url=settings.base_url),
-        index_models=partial(index_models, registry),
-        base_url=settings.base_url,
-    )
-    await repository.ensure_base_collections()
+    gate = gate or AllowAll()
+    indexer = SearchIndexer(registry, base_url=settings.base_url)
+    schema = Schema(db, partial(index_models, registry))
+    await schema.create_shared()
+    repository = ResourceRepository(db=db, indexer=indexer, schema=schema, base_url=settings.base_url)
+    guard = Guard(gate, repository, indexer)
+    repository.guard = guard.check_write
     services = Services(
         settings=settings,
         registry=registry,
         repository=repository,
         search=SearchService(db, registry, settings),
-        gate=gate or AllowAll(),
+        gate=gate,
+        guard=guard,
         blob_store=open_blob_store(settings),
+        validator=validator,
     )
     install_clinic_rules(services, validator)
     install_custom_search_parameters(services, registry)
@@ -63,3 +73,58 @@ async def build_services(
         await publish_conformance(services, validator.resources)
     await load_stored_search_parameters(services, registry)
     return services
+
+
+def supported_profiles(validator: ProfileValidator) -> dict[str, list[str]]:
+    """Profile URLs by the resource type they constrain, for the CapabilityStatement."""
+    by_type: dict[str, list[str]] = {}
+    for definition in validator.resources.all_by_type("StructureDefinition"):
+        if definition.get("kind") == "resource" and definition.get("derivation") == "constraint":
+            by_type.setdefault(definition["type"], []).append(definition["url"])
+    return by_type
+
+
+def server_capabilities(
+    settings: Settings,
+    registry: ConformanceRegistry,
+    validator: ProfileValidator,
+    operations: list[OperationSpec],
+) -> ServerCapabilities:
+    """What the CapabilityStatement (and the OpenAPI document) declare."""
+    return ServerCapabilities(
+        base_url=settings.base_url.rstrip("/"),
+        registry=registry,
+        operations=operations,
+        security=smart_security_component(settings),
+        profiles_by_type=supported_profiles(validator),
+    )
+
+
+def build_pipeline(services: Services, capabilities: ServerCapabilities) -> Pipeline:
+    """The interaction pipeline over these services: the core dispatch table, Binary's raw
+    content rows, and the ``$operations`` the capabilities declare."""
+    return Pipeline(
+        services=services,
+        operations=capabilities.operations,
+        capability_statement=capabilities.statement,
+        routes=BINARY_ROUTES,
+    )
+
+
+async def assemble(
+    settings: Settings,
+    db: AsyncDatabase[dict[str, Any]],
+    *,
+    gate: AccessGate | None = None,
+    registry: ConformanceRegistry | None = None,
+    validator: ProfileValidator | None = None,
+    publish: bool = False,
+) -> Pipeline:
+    """Services and pipeline on ``db`` (see :func:`build_services`); ``pipeline.services.blob_store``
+    is the caller's to close."""
+    registry = registry or ConformanceRegistry.create()
+    validator = validator or ProfileValidator.from_directories()
+    services = await build_services(
+        settings, db, gate=gate, registry=registry, validator=validator, publish=publish
+    )
+    return build_pipeline(services, server_capabilities(settings, registry, validator, discover_operations()))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from fhir_server import __version__
-from fhir_server.operations.base import Level, OperationSpec
+from fhir_server.interactions.operation import Level, OperationSpec
 
 FHIR_VERSION = "4.3.0"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Interaction(StrEnum):
@@ -23,6 +24,7 @@ class Interaction(StrEnum):
     OPERATION = "operation"
     BATCH = "batch"
     TRANSACTION = "transaction"
+    CAPABILITIES = "capabilities"
 
 
 @dataclass(frozen=True)
@@ -48,3 +50,6 @@ class RequestContext:
     base_url: str  # public FHIR base, no trailing slash
     request_id: str = "-"
     lenient: bool = False  # Prefer: handling=lenient
+    # State the steps of one call share (and the entries of its bundle), keyed by the module that
+    # owns it: e.g. the blobs a raw upload stored for the Binary write that follows.
+    scratch: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)

@@ -100,6 +100,12 @@ class MethodNotAllowed(FhirError):
     status, code = 405, "not-supported"
 
 
+class RequestTimeout(FhirError):
+    """408: the client did not send its request (body) in time."""
+
+    status, code = 408, "timeout"
+
+
 class Unauthorized(FhirError):
     """401: the caller is not authenticated; the handler adds WWW-Authenticate."""
 

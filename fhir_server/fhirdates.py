@@ -7,12 +7,14 @@ from datetime import UTC, datetime
 
 from fhir_server.errors import BadRequest
 
-_PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+_PARTIAL = re.compile(r"^([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?$")
 
 
 def parse_instant(value: str, *, name: str) -> datetime:
     """The earliest moment a FHIR date/dateTime/instant denotes, in UTC (no zone: UTC)."""
     text = value.strip()
+    if not text.isascii():
+        raise BadRequest(f"{name}: '{value}' is not a valid FHIR date or instant", (name,))
     partial = _PARTIAL.match(text)
     try:
         if partial:

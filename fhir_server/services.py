@@ -5,20 +5,20 @@ Protocols keep the interaction layer independent of how search, validation and b
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
 from fhir_server.access import AccessGate
+from fhir_server.conformance.registry import ConformanceRegistry
 from fhir_server.context import RequestContext
+from fhir_server.errors import Issue
+from fhir_server.guard import Guard
 from fhir_server.settings import Settings
 from fhir_server.store.blobs import BlobStore
-from fhir_server.store.repository import ResourceRepository
+from fhir_server.store.repository import ResourceRepository, Session
 
 T = TypeVar("T")
-Session = AsyncClientSession
 
 
 class Searcher(Protocol):
@@ -33,6 +33,10 @@ class Searcher(Protocol):
         gate: AccessGate | None = None,
     ) -> list[str]: ...
 
+    def matching(
+        self, *, resource_type: str, params: list[tuple[str, str]], limit: int
+    ) -> AsyncIterator[dict[str, Any]]: ...
+
     async def search(
         self,
         *,
@@ -45,10 +49,20 @@ class Searcher(Protocol):
     ) -> dict[str, Any]: ...
 
 
-class TypeRegistry(Protocol):
-    def resource_types(self) -> list[str]: ...
+class Validator(Protocol):
+    """Conformance checks ($validate, profiles, value sets)."""
 
-    def is_resource_type(self, name: str) -> bool: ...
+    def validate(
+        self, resource: dict[str, Any], *, profiles: list[str] | None = None, mode: str | None = None
+    ) -> list[Issue]: ...
+
+    def knows_profile(self, url: str) -> bool: ...
+
+    def expand_valueset(
+        self, url: str, *, text_filter: str | None = None, count: int | None = None, offset: int = 0
+    ) -> dict[str, Any]: ...
+
+    def value_set_url(self, value_set_id: str) -> str | None: ...
 
 
 # Checks a resource about to be written (profiles, business rules); raises a FhirError to refuse.
@@ -60,11 +74,13 @@ WriteTransform = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, 
 @dataclass
 class Services:
     settings: Settings
-    registry: TypeRegistry
+    registry: ConformanceRegistry
     repository: ResourceRepository
     search: Searcher
     gate: AccessGate
+    guard: Guard
     blob_store: BlobStore
+    validator: Validator
     write_checks: list[WriteCheck] = field(default_factory=list)
     write_transforms: list[WriteTransform] = field(default_factory=list)
 

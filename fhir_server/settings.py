@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=16 * 1024 * 1024, description="Largest accepted request body for FHIR JSON (413 above)."
     )
+    body_read_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a client may take to send a FHIR JSON request body (408 after).",
+    )
 
     # --- search ---
     default_page_size: int = Field(default=20, description="Search page size when `_count` is absent.")
@@ -85,6 +90,16 @@ class Settings(BaseSettings):
         description='JSON map of resource type to profile URLs a write must claim, e.g. {"Invoice": [...]}.',
     )
     clinic_currency: str = Field(default="USD", description="The clinic's currency (ISO 4217).")
+    unique_identifiers: str = Field(
+        default=(
+            '{"Patient": ["http://clinic.example.org/fhir/sid/mrn"], '
+            '"Practitioner": ["http://clinic.example.org/fhir/sid/staff"]}'
+        ),
+        description=(
+            "JSON map of resource type to identifier systems whose values name at most one current "
+            "resource of the type (409 for a second one). Default: the clinic's MRN and staff number."
+        ),
+    )
 
     # --- blobs ---
     blob_store: Literal["local", "s3"] = Field(default="local", description="Where Binary bytes are kept.")

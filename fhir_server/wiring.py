@@ -13,6 +13,7 @@ from fhir_server.conformance.write_policy import check_write, parse_required_pro
 from fhir_server.context import RequestContext
 from fhir_server.documents import install_documents
 from fhir_server.finance.install import install_finance
+from fhir_server.identifiers import install_unique_identifiers
 from fhir_server.scheduling.install import install_scheduling
 from fhir_server.services import Services
 
@@ -29,6 +30,7 @@ def install_profile_policy(services: Services, validator: ProfileValidator) -> N
 
 def install_clinic_rules(services: Services, validator: ProfileValidator) -> None:
     install_profile_policy(services, validator)
+    install_unique_identifiers(services)
     install_scheduling(services)
     install_finance(services)
     install_documents(services)

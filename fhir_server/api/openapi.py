@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from fhir_server.capabilities import ServerCapabilities
-from fhir_server.operations.base import Level, OperationSpec
+from fhir_server.interactions.operation import Level, OperationSpec
 
 FHIR_JSON = "application/fhir+json"
 _GENERIC_PREFIX = "/fhir/{"

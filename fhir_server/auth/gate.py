@@ -19,7 +19,14 @@ from typing import Any, Final
 
 from fhir_server.access import ParamSet, SearchConstraint
 from fhir_server.auth.facts import IndexerFacts, ResourceFacts
-from fhir_server.auth.scopes import ClinicalScope, QueryParams, ScopeContext, parse_scopes_leniently
+from fhir_server.auth.scopes import (
+    ALL_PERMISSIONS,
+    PERMISSION_ORDER,
+    ClinicalScope,
+    QueryParams,
+    ScopeContext,
+    parse_scopes_leniently,
+)
 from fhir_server.context import Interaction, Principal, RequestContext
 from fhir_server.errors import Forbidden
 
@@ -143,6 +150,33 @@ class ScopeGate:
             return SearchConstraint(compartment=compartment)
         alternatives: list[ParamSet] = [list(grant.query) for grant in _distinct(found)]
         return SearchConstraint(compartment=compartment, alternatives=alternatives)
+
+    def sees_everything(self, ctx: RequestContext, resource_type: str) -> bool:
+        return any(
+            grant.compartment is None and not grant.query
+            for grant in grants(ctx.principal, resource_type, "r")
+        )
+
+    def confinement(self, ctx: RequestContext, resource_type: str) -> str | None:
+        found = [
+            grant
+            for permission in PERMISSION_ORDER
+            for grant in grants(ctx.principal, resource_type, permission)
+        ]
+        if found and all(grant.compartment is not None for grant in found):
+            return found[0].compartment  # patient grants all name the caller's one patient
+        return None
+
+    def is_administrator(self, ctx: RequestContext) -> bool:
+        """Administrators hold every permission on every type, unconfined: ``user/*.cruds`` (the
+        admin role) or ``system/*.cruds`` (a backend service trusted with the whole server)."""
+        return any(
+            scope.context is not ScopeContext.PATIENT
+            and scope.wildcard
+            and scope.permissions == ALL_PERMISSIONS
+            and not scope.query
+            for scope in _clinical_scopes(ctx.principal.scopes)
+        )
 
     def _allows(self, grant: Grant, resource: dict[str, Any]) -> bool:
         if grant.compartment is not None and not self._in_compartment(grant.compartment, resource):

@@ -74,6 +74,11 @@ class ProfileValidator:
                         compiled += 1
         return compiled
 
+    def value_set_url(self, value_set_id: str) -> str | None:
+        """The canonical URL of ``ValueSet/<id>`` among the clinic's conformance resources."""
+        value_set = self.resources.by_id("ValueSet", value_set_id)
+        return None if value_set is None else str(value_set["url"])
+
     def knows_profile(self, url: str) -> bool:
         """A clinic profile or extension, or a core definition (``.../StructureDefinition/Patient``)."""
         return self.structures.by_url(_canonical(url)) is not None

@@ -13,9 +13,14 @@ from typing import Final
 
 from fhir_server.context import Interaction, RequestContext
 from fhir_server.documents.blob_ref import BlobRef, binary_resource, blob_ref_of
-from fhir_server.documents.request_scope import vouched
+from fhir_server.documents.request_scope import vouch
 from fhir_server.errors import BadRequest, FhirError, PayloadTooLarge, UnsupportedMediaType
-from fhir_server.interactions import crud
+from fhir_server.interactions import crud, handlers
+from fhir_server.interactions.call import Call, RawBody
+from fhir_server.interactions.outcome import Outcome
+from fhir_server.interactions.pipeline import Pipeline
+from fhir_server.interactions.route import BodyKind, Route
+from fhir_server.interactions.target import Shape
 from fhir_server.services import Services
 from fhir_server.store.blobs import StoredBlob
 from fhir_server.store.references import reference_key
@@ -26,7 +31,12 @@ BINARY: Final = "Binary"
 
 def check_declared_length(declared: str | None, *, limit: int) -> None:
     """413 before reading a body whose Content-Length already exceeds the limit."""
-    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+    if (
+        declared is not None
+        and declared.strip().isascii()
+        and declared.strip().isdigit()
+        and int(declared) > limit
+    ):
         raise PayloadTooLarge(f"The content exceeds the limit of {limit} bytes.")
 
 
@@ -52,12 +62,12 @@ async def _store(services: Services, *, chunks: AsyncIterable[bytes], content_ty
 
 
 async def _write_naming(
-    services: Services, blob: StoredBlob, write: Callable[[], Awaitable[WriteResult]]
+    services: Services, ctx: RequestContext, blob: StoredBlob, write: Callable[[], Awaitable[WriteResult]]
 ) -> WriteResult:
     """Run ``write`` with ``blob`` vouched for; drop the blob unless the stored Binary names it."""
+    vouch(ctx, blob)
     try:
-        with vouched(blob):
-            result = await write()
+        result = await write()
     except FhirError:
         await services.blob_store.delete(blob.key)
         raise
@@ -78,13 +88,14 @@ async def create_from_bytes(
     if_none_exist: str | None = None,
 ) -> WriteResult:
     """Create a Binary from raw bytes."""
-    services.gate.require(ctx, Interaction.CREATE, BINARY)  # before accepting a possibly huge body
+    services.guard.require(ctx, Interaction.CREATE, BINARY)  # before accepting a possibly huge body
     blob = await _store(services, chunks=chunks, content_type=content_type)
     body = binary_resource(
         ref=BlobRef.of(blob), content_type=blob.content_type, security_context=security_context
     )
     return await _write_naming(
         services,
+        ctx,
         blob,
         lambda: crud.create(
             services=services, ctx=ctx, resource_type=BINARY, body=body, if_none_exist=if_none_exist
@@ -104,7 +115,7 @@ async def update_from_bytes(
 ) -> WriteResult:
     """Replace a Binary's content (or create it with this id). Without a security context, the
     current version's is kept: raw bytes cannot say it, and dropping it would widen access."""
-    services.gate.require(ctx, Interaction.UPDATE, BINARY)
+    services.guard.require(ctx, Interaction.UPDATE, BINARY)
     if security_context is None:
         current = await services.repository.current(resource_type=BINARY, resource_id=resource_id)
         guard = current.resource.get("securityContext") if current and current.resource else None
@@ -118,6 +129,7 @@ async def update_from_bytes(
     }
     return await _write_naming(
         services,
+        ctx,
         blob,
         lambda: crud.update(
             services=services,
@@ -128,3 +140,55 @@ async def update_from_bytes(
             if_match=if_match,
         ),
     )
+
+
+# ----- the dispatch table's Binary rows: raw content in, as well as FHIR JSON ------------------
+
+
+async def create_binary(call: Call, pipeline: Pipeline) -> Outcome:
+    """``POST /Binary``: FHIR JSON, or any other content type streamed as the Binary's bytes."""
+    if not isinstance(call.body, RawBody):
+        return await handlers.create(call, pipeline)
+    check_declared_length(call.body.content_length, limit=pipeline.services.settings.upload_max_bytes)
+    result = await create_from_bytes(
+        services=pipeline.services,
+        ctx=call.ctx,
+        chunks=call.body.chunks,
+        content_type=call.body.content_type,
+        security_context=call.body.security_context,
+        if_none_exist=handlers.if_none_exist(call),
+    )
+    return Outcome.written(result)
+
+
+async def update_binary(call: Call, pipeline: Pipeline) -> Outcome:
+    """``PUT /Binary/{id}``: FHIR JSON, or the Binary's new bytes."""
+    if not isinstance(call.body, RawBody):
+        return await handlers.update(call, pipeline)
+    assert call.resource_id is not None
+    check_declared_length(call.body.content_length, limit=pipeline.services.settings.upload_max_bytes)
+    result = await update_from_bytes(
+        services=pipeline.services,
+        ctx=call.ctx,
+        resource_id=call.resource_id,
+        chunks=call.body.chunks,
+        content_type=call.body.content_type,
+        security_context=call.body.security_context,
+        if_match=call.conditions.if_match,
+    )
+    return Outcome.written(result)
+
+
+BINARY_ROUTES = (
+    Route(
+        "POST", Shape.TYPE, Interaction.CREATE, create_binary, BodyKind.RESOURCE_OR_RAW, resource_type=BINARY
+    ),
+    Route(
+        "PUT",
+        Shape.INSTANCE,
+        Interaction.UPDATE,
+        update_binary,
+        BodyKind.RESOURCE_OR_RAW,
+        resource_type=BINARY,
+    ),
+)

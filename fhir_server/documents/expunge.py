@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 
 from fhir_server.context import Interaction, RequestContext
 from fhir_server.documents.blob_ref import blob_ref_of
-from fhir_server.documents.ledger import BinaryLedger
-from fhir_server.errors import Conflict, NotFound
-from fhir_server.services import Services, Session
-from fhir_server.store import documents as f
+from fhir_server.errors import Conflict
+from fhir_server.guard import not_known
+from fhir_server.services import Services
+from fhir_server.store.ledgers import BinaryLedger
+from fhir_server.store.repository import Session
 
 logger = logging.getLogger(__name__)
 BINARY = "Binary"
@@ -53,16 +54,14 @@ class _Expunger:
             raise Conflict(f"{target} is still referenced by {names}; it cannot be expunged")
 
     async def _remove(self, resource_type: str, resource_id: str) -> None:
-        repository = self._services.repository
-        selector = {f.H_TYPE: resource_type, f.H_ID: resource_id}
-        async for doc in repository.history_collection.find(selector, {f.RESOURCE: 1}, session=self._session):
-            resource = doc.get(f.RESOURCE)
-            ref = blob_ref_of(resource) if isinstance(resource, dict) else None
+        removed = await self._services.repository.expunge(
+            resource_type=resource_type, resource_id=resource_id, session=self._session
+        )
+        for version in removed:
+            ref = blob_ref_of(version.resource) if version.resource is not None else None
             if ref is not None:
                 self.report.blob_keys.add(ref.key)
-        removed = await repository.history_collection.delete_many(selector, session=self._session)
-        await repository.collection(resource_type).delete_one({f.ID: resource_id}, session=self._session)
-        self.report.versions += removed.deleted_count
+        self.report.versions += len(removed)
         self.report.removed.append(f"{resource_type}/{resource_id}")
 
     async def binary(self, binary_id: str) -> None:
@@ -81,7 +80,7 @@ class _Expunger:
         for binary_id in sorted(await self._ledger.forget(referrer=target, session=self._session)):
             if await self._still_needed(binary_id):
                 continue
-            self._services.gate.require(self._ctx, Interaction.DELETE, BINARY)
+            self._services.guard.require(self._ctx, Interaction.DELETE, BINARY)
             await self._remove(BINARY, binary_id)
 
     async def _still_needed(self, binary_id: str) -> bool:
@@ -96,14 +95,15 @@ class _Expunger:
 async def _check_may_expunge(
     services: Services, ctx: RequestContext, resource_type: str, resource_id: str
 ) -> None:
-    services.gate.require(ctx, Interaction.DELETE, resource_type)
+    services.guard.require(ctx, Interaction.DELETE, resource_type)
     current = await services.repository.current(resource_type=resource_type, resource_id=resource_id)
     if current is None:
-        raise NotFound(f"{resource_type}/{resource_id} is not known")
+        raise not_known(resource_type, resource_id)
     if current.resource is not None:
-        if not services.gate.can_see(ctx, current.resource):
-            raise NotFound(f"{resource_type}/{resource_id} is not known")
+        services.guard.visible(ctx, current)
         services.gate.check_write(ctx, Interaction.DELETE, current.resource)
+    elif not await services.guard.saw_before_deletion(ctx, current):
+        raise not_known(resource_type, resource_id)
 
 
 async def _delete_blobs(services: Services, keys: set[str]) -> int:
@@ -124,7 +124,6 @@ async def expunge(
     """Expunge one resource (see module doc); returns what was removed and how many blobs were deleted."""
     await _check_may_expunge(services, ctx, resource_type, resource_id)
     ledger = BinaryLedger(services.repository.db)
-    await ledger.ensure()
 
     async def work(session: Session) -> ExpungeReport:
         expunger = _Expunger(services, ctx, ledger, session)

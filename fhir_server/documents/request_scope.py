@@ -1,8 +1,9 @@
-"""What the current request has stored in the blob store and not yet written as a Binary.
+"""What the current call has stored in the blob store and not yet written as a Binary.
 
-Two request-scoped registries (context variables: each ASGI request runs in its own task):
+Two registries kept in the call's ``RequestContext.scratch`` (shared by the steps of one call and
+the entries of its bundle):
 
-* *vouched* blobs: bytes this request streamed into the blob store itself (a raw Binary upload).
+* *vouched* blobs: bytes this call streamed into the blob store itself (a raw Binary upload).
   The Binary write transform accepts a Binary naming such a key; a client-written blob reference
   is otherwise refused (unless an earlier version of the same Binary has it), so nobody can point
   a Binary at someone else's bytes.
@@ -14,43 +15,36 @@ Two request-scoped registries (context variables: each ASGI request runs in its 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import Any
+from typing import Any, Final
 
+from fhir_server.context import RequestContext
 from fhir_server.store.blobs import StoredBlob
 
-_VOUCHED: ContextVar[dict[str, StoredBlob] | None] = ContextVar("vouched_blobs", default=None)
-_PENDING: ContextVar[dict[str, dict[str, Any]] | None] = ContextVar("pending_binaries", default=None)
+_VOUCHED: Final = "documents.vouched_blobs"
+_PENDING: Final = "documents.pending_binaries"
 
 
-@contextmanager
-def vouched(*blobs: StoredBlob) -> Iterator[None]:
-    """Within the block, Binary writes may name these freshly stored blobs."""
-    token = _VOUCHED.set({**(_VOUCHED.get() or {}), **{blob.key: blob for blob in blobs}})
-    try:
-        yield
-    finally:
-        _VOUCHED.reset(token)
+def vouch(ctx: RequestContext, blob: StoredBlob) -> None:
+    """From now on in this call, Binary writes may name this freshly stored blob."""
+    vouched: dict[str, StoredBlob] = ctx.scratch.setdefault(_VOUCHED, {})
+    vouched[blob.key] = blob
 
 
-def vouched_blob(key: str) -> StoredBlob | None:
-    return (_VOUCHED.get() or {}).get(key)
+def vouched_blob(ctx: RequestContext, key: str) -> StoredBlob | None:
+    vouched: dict[str, StoredBlob] = ctx.scratch.get(_VOUCHED, {})
+    return vouched.get(key)
 
 
-def add_pending_binary(binary_id: str, binary: dict[str, Any]) -> None:
+def add_pending_binary(ctx: RequestContext, binary_id: str, binary: dict[str, Any]) -> None:
     """Have the write hook create ``Binary/<binary_id>`` when a resource pointing at it is written.
 
     Entries are never popped: a transaction retried after a transient conflict writes them again.
-    They end with the request.
+    They end with the call.
     """
-    pending = _PENDING.get()
-    if pending is None:
-        pending = {}
-        _PENDING.set(pending)
+    pending: dict[str, dict[str, Any]] = ctx.scratch.setdefault(_PENDING, {})
     pending[binary_id] = binary
 
 
-def pending_binary(binary_id: str) -> dict[str, Any] | None:
-    return (_PENDING.get() or {}).get(binary_id)
+def pending_binary(ctx: RequestContext, binary_id: str) -> dict[str, Any] | None:
+    pending: dict[str, dict[str, Any]] = ctx.scratch.get(_PENDING, {})
+    return pending.get(binary_id)

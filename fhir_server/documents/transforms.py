@@ -23,11 +23,9 @@ from typing import Any
 
 from fhir_server.context import RequestContext
 from fhir_server.documents.blob_ref import BlobRef, binary_resource, blob_ref_of, with_blob_ref
-from fhir_server.documents.ledger import BinaryLedger
 from fhir_server.documents.request_scope import add_pending_binary, vouched_blob
 from fhir_server.errors import BadRequest
 from fhir_server.services import Services, WriteTransform
-from fhir_server.store import documents as f
 from fhir_server.store.attachments import ATTACHMENT_RULES, DECODE_SLICE_CHARS, externalize_attachments
 from fhir_server.store.blobs import StoredBlob
 from fhir_server.store.references import reference_key
@@ -66,19 +64,17 @@ async def _store_data(services: Services, resource: JsonDict) -> StoredBlob:
 
 async def _versions_refs(services: Services, binary_id: str) -> list[tuple[BlobRef, str]]:
     """(blob reference, content type) of every stored version of ``Binary/<binary_id>``."""
-    cursor = services.repository.history_collection.find(
-        {f.H_TYPE: "Binary", f.H_ID: binary_id}, {f.RESOURCE: 1}
-    )
     found = []
-    async for doc in cursor:
-        resource = doc.get(f.RESOURCE)
-        ref = blob_ref_of(resource) if isinstance(resource, dict) else None
-        if ref is not None and resource is not None:
-            found.append((ref, str(resource.get("contentType", ""))))
+    for version in await services.repository.versions(resource_type="Binary", resource_id=binary_id):
+        ref = blob_ref_of(version.resource) if version.resource is not None else None
+        if ref is not None and version.resource is not None:
+            found.append((ref, str(version.resource.get("contentType", ""))))
     return found
 
 
-async def _known_ref(services: Services, resource: JsonDict) -> tuple[BlobRef, str, bool]:
+async def _known_ref(
+    services: Services, ctx: RequestContext, resource: JsonDict
+) -> tuple[BlobRef, str, bool]:
     """(reference, content type, fresh) for a Binary written without data; 400 if not trusted."""
     claimed = blob_ref_of(resource)
     if claimed is None:
@@ -87,7 +83,7 @@ async def _known_ref(services: Services, resource: JsonDict) -> tuple[BlobRef, s
             "or FHIR JSON with base64 data.",
             ("Binary.data",),
         )
-    fresh = vouched_blob(claimed.key)
+    fresh = vouched_blob(ctx, claimed.key)
     if fresh is not None:
         return BlobRef.of(fresh), fresh.content_type, True
     binary_id = resource.get("id")
@@ -130,12 +126,12 @@ def _with_content_type(resource: JsonDict, content_type: str) -> str:
     return content_type
 
 
-async def transform_binary(services: Services, resource: JsonDict) -> JsonDict:
+async def transform_binary(services: Services, ctx: RequestContext, resource: JsonDict) -> JsonDict:
     if "data" in resource:
         blob = await _store_data(services, resource)
         ref, content_type, fresh = BlobRef.of(blob), blob.content_type, True
     else:
-        ref, content_type, fresh = await _known_ref(services, resource)
+        ref, content_type, fresh = await _known_ref(services, ctx, resource)
     if fresh:
         current = await _current_ref(services, resource)
         if current is not None and _same_content(current[0], current[1], ref, content_type):
@@ -153,7 +149,7 @@ def _security_context(resource: JsonDict, base_url: str) -> str | None:
     return reference_key(reference, base_url) if isinstance(reference, str) else None
 
 
-async def transform_attachments(services: Services, resource: JsonDict) -> JsonDict:
+async def transform_attachments(services: Services, ctx: RequestContext, resource: JsonDict) -> JsonDict:
     security_context = _security_context(resource, services.settings.base_url)
 
     async def make_binary(blob: StoredBlob) -> str:
@@ -161,7 +157,7 @@ async def transform_attachments(services: Services, resource: JsonDict) -> JsonD
         binary = binary_resource(
             ref=BlobRef.of(blob), content_type=blob.content_type, security_context=security_context
         )
-        add_pending_binary(binary_id, binary)
+        add_pending_binary(ctx, binary_id, binary)
         return f"Binary/{binary_id}"
 
     return await externalize_attachments(
@@ -172,20 +168,19 @@ async def transform_attachments(services: Services, resource: JsonDict) -> JsonD
     )
 
 
-def write_transforms(services: Services, ledger: BinaryLedger) -> list[WriteTransform]:
+def write_transforms(services: Services) -> list[WriteTransform]:
     """The transforms to append to ``services.write_transforms``."""
 
     async def binaries(ctx: RequestContext, resource: JsonDict) -> JsonDict:
         if resource.get("resourceType") != "Binary":
             return resource
-        return await transform_binary(services, resource)
+        return await transform_binary(services, ctx, resource)
 
     async def attachments(ctx: RequestContext, resource: JsonDict) -> JsonDict:
         if str(resource.get("resourceType")) not in ATTACHMENT_RULES:
             return resource
-        # Collections the write hook touches inside the transaction must exist before it.
-        await ledger.ensure()
+        # The Binary collection the write hook writes to inside the transaction must exist before it.
         await services.repository.ensure_collections(["Binary"])
-        return await transform_attachments(services, resource)
+        return await transform_attachments(services, ctx, resource)
 
     return [binaries, attachments]

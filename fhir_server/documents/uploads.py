@@ -82,7 +82,7 @@ async def _check_visible(services: Services, ctx: RequestContext, reference: str
         return
     resource_type, resource_id = reference.split("/", 1)
     current = await services.repository.current(resource_type=resource_type, resource_id=resource_id)
-    if current is None or current.resource is None or not services.gate.can_see(ctx, current.resource):
+    if current is None or current.resource is None or not services.guard.can_see(ctx, current.resource):
         raise BadRequest(f"The form field '{field}' names {reference}, which is not known.", (field,))
 
 
@@ -94,6 +94,7 @@ async def _create(
     blob = received.blob
     binary_id = new_id()
     add_pending_binary(
+        ctx,
         binary_id,
         binary_resource(ref=BlobRef.of(blob), content_type=blob.content_type, security_context=form.patient),
     )
@@ -117,7 +118,7 @@ async def upload(
     content_type: str | None,
 ) -> WriteResult:
     """Create a DocumentReference or Media (and its Binary) from a multipart/form-data upload."""
-    services.gate.require(ctx, Interaction.CREATE, resource_type)  # before accepting the file
+    services.guard.require(ctx, Interaction.CREATE, resource_type)  # before accepting the file
     received = await receive_form(
         services=services, body=body, content_type=content_type, purpose=PURPOSES[resource_type]
     )

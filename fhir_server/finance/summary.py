@@ -1,9 +1,8 @@
 """The finance summary: totals of counted clinic expenses and incomes over a period of days.
 
-Bounded scan: the Invoice collection is read through the search index the search module keeps for
-the ``date`` parameter (``ix.date@lo``, the UTC start of each Invoice.date, indexed), widened by 14
+Bounded scan: Invoices are found by an ordinary search on ``date`` (index-served), widened by 14
 hours on each side so that every zone's local day is covered, restricted to counted statuses, at
-most ``SCAN_LIMIT`` documents (more is a 400 asking for a shorter period). The exact day test is
+most ``SCAN_LIMIT`` of them (more is a 400 asking for a shorter period). The exact day test is
 then made on the date as written. Amounts are summed as ``Decimal`` in Python rather than by a MongoDB
 ``$sum``, which would add doubles. Each invoice counts in the calendar day its ``date`` names as
 written (the clinic's local day: no time-zone shift); a date of month precision counts on the
@@ -22,14 +21,12 @@ from typing import Any, Final
 from fhir_server.errors import BadRequest, TooCostly
 from fhir_server.finance.invoices import COUNTED_STATUSES, EXPENSE, INCOME, FinanceEntry, finance_entry
 from fhir_server.finance.money import money
-from fhir_server.search.fields import LOW, sub_field
-from fhir_server.store import documents as f
-from fhir_server.store.repository import ResourceRepository
+from fhir_server.services import Searcher
+from fhir_server.store.repository import instant
 
 SCAN_LIMIT: Final = 100_000
 MAX_MONTHS: Final = 240  # twenty years: a longer report is not a summary any more
 ZERO: Final = Decimal(0)
-DATE_LOW: Final = sub_field("date", LOW)  # the indexed UTC lower bound of Invoice.date
 ZONE_SLACK: Final = timedelta(hours=14)  # the widest UTC offset: a local day lies within this of UTC
 
 
@@ -137,31 +134,30 @@ class Totals:
         }
 
 
-def _query(period: Period) -> dict[str, Any]:
+def _criteria(period: Period) -> list[tuple[str, str]]:
     first = datetime.combine(period.start, time(), UTC) - ZONE_SLACK
     after_last = datetime.combine(period.end + timedelta(days=1), time(), UTC) + ZONE_SLACK
-    return {
-        DATE_LOW: {"$gte": first, "$lt": after_last},
-        f"{f.RESOURCE}.status": {"$in": list(COUNTED_STATUSES)},
-        f.DELETED: {"$ne": True},
-    }
+    return [
+        ("date", f"ge{instant(first)}"),
+        ("date", f"lt{instant(after_last)}"),
+        ("status", ",".join(sorted(COUNTED_STATUSES))),
+    ]
 
 
-async def _invoices(repository: ResourceRepository, period: Period) -> AsyncIterable[dict[str, Any]]:
-    cursor = repository.collection("Invoice").find(
-        _query(period), {f.RESOURCE: 1}, limit=SCAN_LIMIT + 1, batch_size=1000
-    )
+async def _invoices(search: Searcher, period: Period) -> AsyncIterable[dict[str, Any]]:
     seen = 0
-    async for doc in cursor:
+    async for invoice in search.matching(
+        resource_type="Invoice", params=_criteria(period), limit=SCAN_LIMIT + 1
+    ):
         seen += 1
         if seen > SCAN_LIMIT:
             raise TooCostly(f"more than {SCAN_LIMIT} invoices in the period; ask for a shorter one")
-        yield doc[f.RESOURCE]
+        yield invoice
 
 
 async def summarize(
     *,
-    repository: ResourceRepository,
+    search: Searcher,
     period: Period,
     currency: str,
     may_see: Callable[[dict[str, Any]], bool],
@@ -169,7 +165,7 @@ async def summarize(
     """The summary as a Parameters resource; invoices the caller may not see are left out."""
     totals = Totals(currency=currency, period=period)
     first, last = period.start.isoformat(), period.end.isoformat()
-    async for invoice in _invoices(repository, period):
+    async for invoice in _invoices(search, period):
         entry = finance_entry(invoice)
         if entry is None or not first <= _day_of(invoice["date"]) <= last or not may_see(invoice):
             continue

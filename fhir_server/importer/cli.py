@@ -20,7 +20,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from fhir_server.assembly import build_services
+from fhir_server.assembly import assemble
 from fhir_server.context import Principal, RequestContext
 from fhir_server.importer.runner import DEFAULT_WORKERS, EMBEDDED_WORKERS, Importer, ImportReport
 from fhir_server.importer.sources import (
@@ -60,7 +60,7 @@ async def import_files(
         principal=Principal.system(), base_url=settings.base_url.rstrip("/"), request_id="import"
     )
     async with open_database(settings) as db:
-        services = await build_services(settings, db)
+        pipeline = await assemble(settings, db)
         try:
             with Progress(
                 TextColumn("importing"),
@@ -75,7 +75,7 @@ async def import_files(
             ) as progress:
                 task = progress.add_task("import", total=sum(unit.entries for unit in units))
                 importer = Importer(
-                    services=services,
+                    pipeline=pipeline,
                     ctx=ctx,
                     workers=workers,
                     chunk=chunk,
@@ -84,7 +84,7 @@ async def import_files(
                 )
                 return await importer.run(units)
         finally:
-            await services.blob_store.close()
+            await pipeline.services.blob_store.close()
 
 
 def summary_table(report: ImportReport) -> Table:

@@ -27,12 +27,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from fhir_server.assembly import build_services
+from fhir_server.assembly import assemble
 from fhir_server.context import Principal, RequestContext
 from fhir_server.errors import FhirError
 from fhir_server.interactions.bundle import process_bundle
-from fhir_server.scheduling.install import scheduling_ready
-from fhir_server.services import Services
+from fhir_server.interactions.pipeline import Pipeline
 from fhir_server.settings import Settings, get_settings
 from fhir_server.store.mongo import open_database
 from mappers.appointment import AppointmentRequest
@@ -250,7 +249,7 @@ def _refusal(error: FhirError, places: Sequence[str], origins: Sequence[int]) ->
 
 
 async def import_clinic(
-    *, services: Services, ctx: RequestContext, export: ClinicExport
+    *, pipeline: Pipeline, ctx: RequestContext, export: ClinicExport
 ) -> ClinicImportReport:
     """Write every record of ``export`` in one transaction (``ClinicImportError`` when refused)."""
     placed = list(export.records())
@@ -262,14 +261,8 @@ async def import_clinic(
     report = ClinicImportReport(records=Counter(place.split("[", 1)[0] for place in places))
     if not placed:
         return report
-    if export.appointments:
-        await scheduling_ready(services)  # the booking ledger's indexes cannot be built in a transaction
-    # A task of its own: request-scoped state (pending attachment Binaries) ends with the import.
-    run = asyncio.create_task(
-        process_bundle(services=services, ctx=ctx, bundle=planned.bundle, prefer="minimal")
-    )
     try:
-        response = await run
+        response = await process_bundle(pipeline=pipeline, ctx=ctx, bundle=planned.bundle, prefer="minimal")
     except FhirError as error:
         raise _refusal(error, places, planned.origins) from None
     for entry in response.get("entry", []):
@@ -285,11 +278,11 @@ async def import_clinic_file(settings: Settings, export: ClinicExport) -> Clinic
         principal=Principal.system(), base_url=settings.base_url.rstrip("/"), request_id="import-clinic"
     )
     async with open_database(settings) as db:
-        services = await build_services(settings, db)
+        pipeline = await assemble(settings, db)
         try:
-            return await import_clinic(services=services, ctx=ctx, export=export)
+            return await import_clinic(pipeline=pipeline, ctx=ctx, export=export)
         finally:
-            await services.blob_store.close()
+            await pipeline.services.blob_store.close()
 
 
 # ----- the command ---------------------------------------------------------------------------------

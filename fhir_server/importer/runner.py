@@ -28,7 +28,7 @@ from fhir_server.importer.sources import (
     keeps_ids,
 )
 from fhir_server.interactions.bundle import process_bundle
-from fhir_server.services import Services
+from fhir_server.interactions.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -103,14 +103,14 @@ class Importer:
     def __init__(
         self,
         *,
-        services: Services,
+        pipeline: Pipeline,
         ctx: RequestContext,
         workers: int = DEFAULT_WORKERS,
         chunk: int = 500,
         ids: str = "auto",
         advance: Callable[[int], None] | None = None,
     ) -> None:
-        self.services = services
+        self.pipeline = pipeline
         self.ctx = ctx
         self.workers = max(1, workers)
         self.chunk = chunk
@@ -160,7 +160,7 @@ class Importer:
             keep_ids(source.bundle)
         try:
             response = await process_bundle(
-                services=self.services,
+                pipeline=self.pipeline,
                 ctx=self.ctx,
                 bundle=source.bundle,
                 prefer="minimal",

@@ -1,26 +1,34 @@
-"""Batch and transaction Bundles (``POST [base]``), shared by the REST API and the importer."""
+"""Batch and transaction Bundles (``POST [base]``), for the REST API and the importer alike.
+
+Each entry becomes a :class:`~fhir_server.interactions.call.Call` and goes through the same
+pipeline as its REST twin: same dispatch table, same gate, same renderer.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fhir_server.context import Interaction, RequestContext
 from fhir_server.interactions.bundle_batch import run_batch
 from fhir_server.interactions.bundle_entries import BUNDLE_TYPES, BundleEntry, check_bundle_kind, parse_bundle
 from fhir_server.interactions.bundle_transaction import run_transaction
-from fhir_server.services import Services
+from fhir_server.interactions.call import Call, ReturnPreference
+from fhir_server.interactions.outcome import Outcome
 from fhir_server.store.repository import instant, new_id, now
+
+if TYPE_CHECKING:
+    from fhir_server.interactions.pipeline import Pipeline
 
 
 class Runner(Protocol):
     def __call__(
         self,
         *,
-        services: Services,
+        pipeline: Pipeline,
         ctx: RequestContext,
         entries: list[BundleEntry],
-        prefer: str,
+        prefer: ReturnPreference,
         progress: Callable[[int], None] | None = None,
     ) -> Awaitable[list[dict[str, Any]]]: ...
 
@@ -33,33 +41,33 @@ _RUNNERS: dict[str, tuple[Interaction, Runner]] = {
 
 async def process_bundle(
     *,
-    services: Services,
+    pipeline: Pipeline,
     ctx: RequestContext,
     bundle: dict[str, Any],
-    prefer: str = "representation",
+    prefer: ReturnPreference = "representation",
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Run a batch or transaction Bundle and return its ``batch-response``/``transaction-response``.
 
-    ``prefer`` is the ``Prefer: return=`` choice (minimal, representation, OperationOutcome) for
-    write entries. A transaction that fails raises the failing entry's error (its status and an
-    OperationOutcome naming ``Bundle.entry[n]``) and leaves nothing written. ``progress`` is
-    called with the number of entries done as they complete.
+    ``prefer`` is the ``Prefer: return=`` choice for write entries. A transaction that fails raises
+    the failing entry's error (its status and an OperationOutcome naming ``Bundle.entry[n]``) and
+    leaves nothing written. ``progress`` is called with the number of entries done as they complete.
     """
     kind = check_bundle_kind(bundle)
     interaction, runner = _RUNNERS[kind]
-    services.gate.require(ctx, interaction, None)
+    services = pipeline.services
+    services.guard.require(ctx, interaction, None)
     parsed = parse_bundle(
         bundle,
         base_url=ctx.base_url,
-        registry=services.registry,
+        route_of=pipeline.route,
         max_entries=services.settings.bundle_max_entries,
     )
     # MongoDB cannot create collections' indexes inside a transaction: do it first.
     known = [name for name in sorted(parsed.resource_types) if services.registry.is_resource_type(name)]
     await services.repository.ensure_collections(known)
     entries = await runner(
-        services=services, ctx=ctx, entries=parsed.entries, prefer=prefer, progress=progress
+        pipeline=pipeline, ctx=ctx, entries=parsed.entries, prefer=prefer, progress=progress
     )
     return {
         "resourceType": "Bundle",
@@ -68,3 +76,10 @@ async def process_bundle(
         "type": BUNDLE_TYPES[kind],
         "entry": entries,
     }
+
+
+async def batch_or_transaction(call: Call, pipeline: Pipeline) -> Outcome:
+    bundle = call.body if isinstance(call.body, dict) else {}
+    return Outcome.ok(
+        await process_bundle(pipeline=pipeline, ctx=call.ctx, bundle=bundle, prefer=call.prefer_return)
+    )

@@ -7,12 +7,11 @@ expects of batches too; responses come back in request order."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fhir_server.context import RequestContext
 from fhir_server.errors import BadRequest, FhirError
 from fhir_server.interactions.bundle_entries import BundleEntry, in_processing_order
-from fhir_server.interactions.bundle_exec import EntryRun, execute_entry
 from fhir_server.interactions.bundle_refs import (
     conditional_reference,
     is_placeholder,
@@ -21,7 +20,11 @@ from fhir_server.interactions.bundle_refs import (
 )
 from fhir_server.interactions.bundle_response import attributed, error_entry, response_entry
 from fhir_server.interactions.bundle_transaction import resolve_conditional_reference
+from fhir_server.interactions.call import ReturnPreference
 from fhir_server.services import Services
+
+if TYPE_CHECKING:
+    from fhir_server.interactions.pipeline import Pipeline
 
 
 async def _resolved(services: Services, ctx: RequestContext, entry: BundleEntry) -> dict[str, Any] | None:
@@ -48,19 +51,19 @@ async def _resolved(services: Services, ctx: RequestContext, entry: BundleEntry)
 
 async def run_batch(
     *,
-    services: Services,
+    pipeline: Pipeline,
     ctx: RequestContext,
     entries: list[BundleEntry],
-    prefer: str,
+    prefer: ReturnPreference,
     progress: Callable[[int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """The response entries, in request order; one entry's failure does not touch the others."""
-    run = EntryRun(services, ctx, session=None)
     responses: dict[int, dict[str, Any]] = {}
     for entry in in_processing_order(entries):
         try:
-            result = await execute_entry(run, entry, await _resolved(services, ctx, entry))
-            responses[entry.index] = response_entry(result, prefer=prefer, base_url=ctx.base_url)
+            resource = await _resolved(pipeline.services, ctx, entry)
+            call = entry.call(ctx=ctx, prefer=prefer, resource=resource)
+            responses[entry.index] = response_entry(call, await pipeline.dispatch(call, entry.route))
         except FhirError as error:
             responses[entry.index] = error_entry(attributed(error, entry))
         if progress is not None:

@@ -1,49 +1,36 @@
 """Parsing and checking a batch/transaction Bundle into typed entries, before anything runs.
 
 Every structural problem is a 400 that names the entry (``Bundle.entry[3]``), so a client can fix
-its bundle; nothing is written when the bundle is malformed, whether batch or transaction.
+its bundle; nothing is written when the bundle is malformed, whether batch or transaction. Each
+entry's request is matched against the same dispatch table as the REST API, so an entry may ask
+for anything a REST call may (operations, history, compartment search ...), and nothing else.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Final
+from urllib.parse import parse_qsl, urlsplit
 
-from fhir_server.errors import BadRequest, PayloadTooLarge
-from fhir_server.resources import ID_PATTERN
-from fhir_server.services import TypeRegistry
+from fhir_server.context import RequestContext
+from fhir_server.errors import BadRequest, FhirError, PayloadTooLarge
+from fhir_server.interactions.call import Call, Conditions, ReturnPreference
+from fhir_server.interactions.crud import encode_condition
+from fhir_server.interactions.patch import JSON_PATCH
+from fhir_server.interactions.route import BodyKind, Route
+from fhir_server.interactions.target import NotAFhirPath, Shape, Target, parse_target
+from fhir_server.jsonio import parse_json
+from fhir_server.store.repository import Session
 
-BUNDLE_TYPES = {"batch": "batch-response", "transaction": "transaction-response"}
-_TYPE_NAME = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
-_ETAG = re.compile(r'^(?:W/)?"?([0-9]+)"?$')
+BUNDLE_TYPES: Final = {"batch": "batch-response", "transaction": "transaction-response"}
+_ETAG: Final = re.compile(r'^(?:W/)?"?([0-9]+)"?$')
+FHIR_JSON: Final = "application/fhir+json"
 
-
-class Target(StrEnum):
-    """What an entry's request URL addresses."""
-
-    SYSTEM = "system"  # "" or "?query"
-    TYPE = "type"  # "Patient" or "Patient?query" (search, create, conditional write)
-    INSTANCE = "instance"  # "Patient/1"
-    VERSION = "version"  # "Patient/1/_history/2"
-
-
-@dataclass(frozen=True)
-class EntryUrl:
-    target: Target
-    resource_type: str | None = None
-    resource_id: str | None = None
-    version: str | None = None
-    query: str | None = None  # without the "?"; None when the URL has no query
-
-    @property
-    def key(self) -> str | None:
-        """``Type/id`` for an instance URL."""
-        if self.resource_type is None or self.resource_id is None:
-            return None
-        return f"{self.resource_type}/{self.resource_id}"
+RouteOf = Callable[[str, Target], Route]
 
 
 @dataclass(frozen=True)
@@ -51,12 +38,11 @@ class BundleEntry:
     index: int
     full_url: str | None
     method: str
-    url: EntryUrl
+    target: Target
+    params: list[tuple[str, str]]
+    route: Route
     resource: dict[str, Any] | None
-    if_none_exist: str | None = None
-    if_match: int | None = None
-    if_none_match: str | None = None
-    if_modified_since: str | None = None
+    conditions: Conditions
 
     @property
     def label(self) -> str:
@@ -68,12 +54,58 @@ class BundleEntry:
         return f"Bundle.entry[{self.index}]"
 
     @property
-    def is_conditional(self) -> bool:
-        return self.url.target is Target.TYPE and self.url.query is not None
+    def resource_type(self) -> str | None:
+        return self.target.resource_type
 
     @property
-    def resource_type(self) -> str | None:
-        return self.url.resource_type
+    def query(self) -> str:
+        return encode_condition(self.params)
+
+    @property
+    def writes(self) -> bool:
+        return self.method in {"POST", "PUT", "PATCH", "DELETE"}
+
+    @property
+    def is_conditional(self) -> bool:
+        """A conditional write: PUT, PATCH or DELETE on a type, with its condition as the query."""
+        return self.target.shape is Shape.TYPE and self.method in {"PUT", "PATCH", "DELETE"}
+
+    def call(
+        self,
+        *,
+        ctx: RequestContext,
+        prefer: ReturnPreference,
+        resource: dict[str, Any] | None,
+        session: Session | None = None,
+        assigned_id: str | None = None,
+    ) -> Call:
+        """The entry's request as a call of the pipeline, carrying ``resource`` (the entry's own,
+        with references rewritten by a transaction)."""
+        body, content_type = self._body(resource)
+        return Call(
+            method=self.method,
+            target=self.target,
+            ctx=ctx,
+            params=self.params,
+            body=body,
+            content_type=content_type,
+            conditions=self.conditions,
+            prefer_return=prefer,
+            session=session,
+            assigned_id=assigned_id,
+        )
+
+    def _body(self, resource: dict[str, Any] | None) -> tuple[Any, str | None]:
+        """(body, content type): a PATCH entry's Binary holds a JSON Patch."""
+        if self.method != "PATCH" or resource is None or resource.get("resourceType") != "Binary":
+            return resource, FHIR_JSON if resource is not None else None
+        if resource.get("contentType") != JSON_PATCH:
+            raise BadRequest(f"a Binary patch must have contentType {JSON_PATCH}", ("Binary.contentType",))
+        try:
+            raw = base64.b64decode(str(resource.get("data", "")), validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest("Binary.data is not valid base64", ("Binary.data",)) from None
+        return parse_json(raw), JSON_PATCH
 
 
 @dataclass(frozen=True)
@@ -111,49 +143,23 @@ def _entry_error(index: int, full_url: str | None, message: str, where: str = ""
     return BadRequest(f"{label}: {message}", (f"Bundle.entry[{index}]{where}",))
 
 
-# Which URL shapes each method accepts; a query on a TYPE URL makes a write conditional.
-_ALLOWED_TARGETS: dict[str, set[Target]] = {
-    "GET": {Target.SYSTEM, Target.TYPE, Target.INSTANCE, Target.VERSION},
-    "HEAD": {Target.SYSTEM, Target.TYPE, Target.INSTANCE, Target.VERSION},
-    "POST": {Target.TYPE},
-    "PUT": {Target.TYPE, Target.INSTANCE},
-    "PATCH": {Target.TYPE, Target.INSTANCE},
-    "DELETE": {Target.TYPE, Target.INSTANCE},
-}
-_NEEDS_RESOURCE = {"POST", "PUT", "PATCH"}
-_NEEDS_QUERY = {"PUT", "PATCH", "DELETE"}  # on a TYPE URL: a conditional write needs its condition
-
-
-def parse_entry_url(raw: str, base_url: str) -> EntryUrl:
-    """The target of a request URL (relative to the base, or absolute on this server); ValueError if bad."""
+def parse_entry_url(raw: str, base_url: str) -> tuple[Target, list[tuple[str, str]]]:
+    """The target and query parameters of a request URL (relative to the base, or absolute on this
+    server); ValueError if it is neither."""
     url = raw.strip()
     base = base_url.rstrip("/")
     if "://" in url.split("?", 1)[0]:  # absolute (a query may hold URLs: identifier=http://...|1)
-        if not url.startswith(base + "/") and url != base:
+        if not url.startswith(base + "/") and url != base and not url.startswith(base + "?"):
             raise ValueError("an absolute URL must be on this server")
         url = url[len(base) :]
     parts = urlsplit(url.lstrip("/"))
     if parts.scheme or parts.netloc or parts.fragment:
         raise ValueError("not a URL relative to the server base")
-    query = parts.query if "?" in url else None
-    segments = [segment for segment in parts.path.split("/") if segment] if parts.path else []
-    if not segments:
-        return EntryUrl(Target.SYSTEM, query=query)
-    resource_type = segments[0]
-    if not _TYPE_NAME.match(resource_type):
-        raise ValueError(f"'{resource_type}' is not a resource type")
-    if len(segments) == 1:
-        return EntryUrl(Target.TYPE, resource_type, query=query)
-    if query is not None:
-        raise ValueError("an instance URL takes no query")
-    resource_id = segments[1]
-    if not ID_PATTERN.match(resource_id):
-        raise ValueError(f"'{resource_id}' is not a valid resource id")
-    if len(segments) == 2:
-        return EntryUrl(Target.INSTANCE, resource_type, resource_id)
-    if len(segments) == 4 and segments[2] == "_history":
-        return EntryUrl(Target.VERSION, resource_type, resource_id, version=segments[3])
-    raise ValueError("only [type], [type]/[id], [type]/[id]/_history/[vid] and [type]?query are supported")
+    try:
+        target = parse_target(parts.path)
+    except NotAFhirPath as error:
+        raise ValueError(str(error)) from None
+    return target, parse_qsl(parts.query, keep_blank_values=True)
 
 
 def parse_if_match(value: Any) -> int:
@@ -169,7 +175,10 @@ def _optional_string(request: dict[str, Any], name: str) -> str | None:
     return value
 
 
-def parse_entry(index: int, raw: Any, *, base_url: str, registry: TypeRegistry) -> BundleEntry:
+_NEEDS_RESOURCE: Final = frozenset({BodyKind.RESOURCE, BodyKind.RESOURCE_OR_RAW, BodyKind.PATCH})
+
+
+def parse_entry(index: int, raw: Any, *, base_url: str, route_of: RouteOf) -> BundleEntry:
     """One entry, checked; a 400 naming the entry when its request cannot be carried out."""
     if not isinstance(raw, dict):
         raise _entry_error(index, None, "an entry must be a JSON object")
@@ -180,51 +189,58 @@ def parse_entry(index: int, raw: Any, *, base_url: str, registry: TypeRegistry) 
     if not isinstance(request, dict):
         raise _entry_error(index, full_url, "the entry has no request", ".request")
     method = request.get("method")
-    if not isinstance(method, str) or method not in _ALLOWED_TARGETS:
+    if not isinstance(method, str) or method not in {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}:
         message = f"request.method '{method}' is not GET, HEAD, POST, PUT, PATCH or DELETE"
         raise _entry_error(index, full_url, message, ".request.method")
     raw_url = request.get("url")
     if not isinstance(raw_url, str):
         raise _entry_error(index, full_url, "the entry has no request.url", ".request.url")
     try:
-        url = parse_entry_url(raw_url, base_url)
+        target, params = parse_entry_url(raw_url, base_url)
     except ValueError as error:
         raise _entry_error(index, full_url, f"request.url '{raw_url}': {error}", ".request.url") from None
-    if url.target not in _ALLOWED_TARGETS[method] or (
-        method in _NEEDS_QUERY and url.target is Target.TYPE and not url.query
-    ):
-        raise _entry_error(index, full_url, f"{method} {raw_url} is not supported", ".request.url")
-    if method == "POST" and url.query is not None:
-        raise _entry_error(index, full_url, "POST takes no query; use ifNoneExist", ".request.url")
-    if url.resource_type is not None and not registry.is_resource_type(url.resource_type):
+    if target.shape is Shape.TYPE and method in {"PUT", "PATCH", "DELETE"} and not params:
+        raise _entry_error(index, full_url, f"{method} {raw_url} needs an id or a condition", ".request.url")
+    if target.shape is Shape.SYSTEM and method == "POST":
         raise _entry_error(
-            index, full_url, f"'{url.resource_type}' is not a resource type this server knows", ".request.url"
+            index, full_url, "a bundle cannot contain another batch or transaction", ".request"
         )
+    try:
+        route = route_of(method, target)
+    except FhirError as error:
+        raise _entry_error(
+            index, full_url, f"{method} {raw_url}: {error.diagnostics}", ".request.url"
+        ) from None
     resource = raw.get("resource")
     if resource is not None and not isinstance(resource, dict):
         raise _entry_error(index, full_url, "resource must be a JSON object", ".resource")
-    if method in _NEEDS_RESOURCE and resource is None:
+    if route.body in _NEEDS_RESOURCE and resource is None:
         raise _entry_error(index, full_url, f"a {method} entry needs a resource", ".resource")
     try:
         if_match_raw = request.get("ifMatch")
-        return BundleEntry(
-            index=index,
-            full_url=full_url,
-            method=method,
-            url=url,
-            resource=resource if method in _NEEDS_RESOURCE else None,
-            if_none_exist=_optional_string(request, "ifNoneExist"),
+        conditions = Conditions(
             if_match=parse_if_match(if_match_raw) if if_match_raw is not None else None,
+            if_none_exist=_optional_string(request, "ifNoneExist"),
             if_none_match=_optional_string(request, "ifNoneMatch"),
             if_modified_since=_optional_string(request, "ifModifiedSince"),
         )
     except ValueError as error:
         raise _entry_error(index, full_url, str(error), ".request") from None
+    return BundleEntry(
+        index=index,
+        full_url=full_url,
+        method=method,
+        target=target,
+        params=params,
+        route=route,
+        resource=resource if route.body is not BodyKind.NONE else None,
+        conditions=conditions,
+    )
 
 
-def check_bundle_kind(body: dict[str, Any]) -> str:
+def check_bundle_kind(body: Any) -> str:
     """``batch`` or ``transaction``; 400 for anything that is not such a Bundle."""
-    if body.get("resourceType") != "Bundle":
+    if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
         raise BadRequest(
             "POST to the base URL takes a Bundle of type batch or transaction", ("resourceType",)
         )
@@ -234,9 +250,7 @@ def check_bundle_kind(body: dict[str, Any]) -> str:
     return str(kind)
 
 
-def parse_bundle(
-    body: dict[str, Any], *, base_url: str, registry: TypeRegistry, max_entries: int
-) -> ParsedBundle:
+def parse_bundle(body: dict[str, Any], *, base_url: str, route_of: RouteOf, max_entries: int) -> ParsedBundle:
     """The bundle's kind and entries; 400 for anything malformed, 413 past ``max_entries``."""
     kind = check_bundle_kind(body)
     raw_entries = body.get("entry", [])
@@ -248,12 +262,22 @@ def parse_bundle(
             ("Bundle.entry",),
         )
     entries = [
-        parse_entry(index, raw, base_url=base_url, registry=registry) for index, raw in enumerate(raw_entries)
+        parse_entry(index, raw, base_url=base_url, route_of=route_of) for index, raw in enumerate(raw_entries)
     ]
     if kind == "transaction":
+        _check_transaction_entries(entries)
         _check_unique_full_urls(entries)
         _check_distinct_identities(entries)
     return ParsedBundle(kind=kind, entries=entries)
+
+
+def _check_transaction_entries(entries: list[BundleEntry]) -> None:
+    for entry in entries:
+        if not entry.route.in_transaction:
+            raise BadRequest(
+                f"{entry.label}: {entry.method} {entry.target.path()} cannot be part of a transaction",
+                (f"{entry.expression}.request",),
+            )
 
 
 def _check_unique_full_urls(entries: list[BundleEntry]) -> None:
@@ -273,8 +297,8 @@ def _check_distinct_identities(entries: list[BundleEntry]) -> None:
     """A transaction may not write the same resource twice (the spec's overlap rule, for explicit ids)."""
     seen: dict[str, int] = {}
     for entry in entries:
-        key = entry.url.key
-        if entry.method in {"GET", "HEAD"} or key is None:
+        key = entry.target.key if entry.target.shape is Shape.INSTANCE else None
+        if not entry.writes or key is None:
             continue
         if key in seen:
             raise BadRequest(

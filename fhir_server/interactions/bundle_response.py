@@ -1,4 +1,4 @@
-"""Shaping entry results into ``batch-response`` / ``transaction-response`` entries, and errors
+"""Shaping entry outcomes into ``batch-response`` / ``transaction-response`` entries, and errors
 into ones that name the entry they came from."""
 
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from fhir_server.api.responses import write_outcome
 from fhir_server.errors import FhirError
 from fhir_server.interactions.bundle_entries import BundleEntry
-from fhir_server.interactions.bundle_exec import EntryResult
+from fhir_server.interactions.call import Call
+from fhir_server.interactions.outcome import Outcome, render
 from fhir_server.store.repository import instant
 
 
@@ -17,25 +17,30 @@ def status_line(status: int) -> str:
     return f"{status} {HTTPStatus(status).phrase}"
 
 
-def response_entry(result: EntryResult, *, prefer: str, base_url: str) -> dict[str, Any]:
-    """One response entry; ``prefer`` is the ``Prefer: return=`` choice for writes."""
-    response: dict[str, Any] = {"status": status_line(result.status)}
-    stored = result.stored
-    if stored is not None:
-        if result.write is not None:
-            response["location"] = stored.location_path
-        response["etag"] = stored.etag
-        response["lastModified"] = instant(stored.last_updated)
+def response_entry(call: Call, outcome: Outcome) -> dict[str, Any]:
+    """One response entry, rendered as its REST twin would be (ETag, Location, Prefer, 304)."""
+    rendered = render(call, outcome)
+    response: dict[str, Any] = {"status": status_line(rendered.status)}
+    if rendered.location is not None:
+        response["location"] = rendered.location
+    if rendered.etag is not None:
+        response["etag"] = rendered.etag
+    if rendered.last_modified is not None:
+        response["lastModified"] = instant(rendered.last_modified)
+    if rendered.outcome is not None:
+        response["outcome"] = rendered.outcome
     entry: dict[str, Any] = {}
-    resource = result.body
-    if result.write is not None:
-        resource = stored.resource if stored is not None and prefer == "representation" else None
-        if prefer == "OperationOutcome":
-            response["outcome"] = write_outcome(result.write)
-    if stored is not None and stored.resource is not None and resource is stored.resource:
-        entry["fullUrl"] = f"{base_url}/{stored.resource_type}/{stored.id}"
-    if resource is not None:
-        entry["resource"] = resource
+    body = None if call.method == "HEAD" or rendered.outcome is not None else rendered.body
+    stored = outcome.stored
+    if (
+        body is not None
+        and stored is not None
+        and body.get("resourceType") == stored.resource_type
+        and body.get("id") == stored.id
+    ):
+        entry["fullUrl"] = f"{call.ctx.base_url}/{stored.resource_type}/{stored.id}"
+    if body is not None:
+        entry["resource"] = body
     entry["response"] = response
     return entry
 
@@ -47,7 +52,7 @@ def error_entry(error: FhirError) -> dict[str, Any]:
 
 def _relocated(expression: str, entry: BundleEntry) -> str:
     """``Patient.name[0]`` raised for an entry's resource, as ``Bundle.entry[3].resource.name[0]``."""
-    resource_type = entry.resource_type or ""
+    resource_type = (entry.resource or {}).get("resourceType") or entry.resource_type or ""
     if resource_type and expression.startswith(resource_type):
         rest = expression[len(resource_type) :]
         if not rest or rest[0] in ".[":

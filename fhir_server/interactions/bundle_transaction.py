@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from fhir_server.context import RequestContext
 from fhir_server.errors import BadRequest, FhirError, PreconditionFailed
 from fhir_server.interactions import crud
-from fhir_server.interactions.bundle_entries import PROCESSING_PHASES, BundleEntry, Target
-from fhir_server.interactions.bundle_exec import EntryResult, EntryRun, execute_entry
+from fhir_server.interactions.bundle_entries import PROCESSING_PHASES, BundleEntry
 from fhir_server.interactions.bundle_refs import (
     conditional_reference,
     is_placeholder,
@@ -26,8 +25,13 @@ from fhir_server.interactions.bundle_refs import (
     rewrite_references,
 )
 from fhir_server.interactions.bundle_response import attributed, response_entry
-from fhir_server.services import Services, Session
-from fhir_server.store.repository import new_id
+from fhir_server.interactions.call import ReturnPreference
+from fhir_server.interactions.target import Shape
+from fhir_server.services import Services
+from fhir_server.store.repository import Session, new_id
+
+if TYPE_CHECKING:
+    from fhir_server.interactions.pipeline import Pipeline
 
 
 @contextmanager
@@ -43,22 +47,29 @@ class TransactionRun:
     """One attempt at a transaction (MongoDB may retry the whole attempt on a transient conflict)."""
 
     def __init__(
-        self, services: Services, ctx: RequestContext, session: Session, entries: list[BundleEntry]
+        self,
+        pipeline: Pipeline,
+        ctx: RequestContext,
+        session: Session,
+        entries: list[BundleEntry],
+        prefer: ReturnPreference,
     ) -> None:
-        self.services = services
+        self.pipeline = pipeline
+        self.services = pipeline.services
         self.ctx = ctx
         self.session = session
         self.entries = entries
+        self.prefer = prefer
         self.targets: dict[str, str] = {}  # fullUrl or conditional reference -> "Type/id"
         self.assigned_ids: dict[int, str] = {}  # entry index -> id the entry's new resource gets
-        self.condition_targets: dict[str, str] = {}  # claim key of a conditional create -> "Type/id"
+        self.condition_targets: dict[str, str] = {}  # a conditional create's condition -> "Type/id"
         self.written: dict[str, int] = {}  # "Type/id" -> index of the entry that changes it
-        self.results: dict[int, EntryResult] = {}
+        self.results: dict[int, dict[str, Any]] = {}  # entry index -> its response entry
 
     def phase(self, methods: frozenset[str]) -> list[BundleEntry]:
         return [entry for entry in self.entries if entry.method in methods]
 
-    async def run(self) -> dict[int, EntryResult]:
+    async def run(self) -> dict[int, dict[str, Any]]:
         deletes, creates, updates, reads = (self.phase(methods) for methods in PROCESSING_PHASES)
         await self._execute(deletes)
         for entry in creates + updates:
@@ -72,18 +83,25 @@ class TransactionRun:
         return self.results
 
     async def _execute(self, entries: list[BundleEntry]) -> None:
-        run = EntryRun(self.services, self.ctx, self.session, self.assigned_ids)
         for entry in entries:
             with naming(entry):
-                resource = self._rewritten(entry)
-                self.results[entry.index] = await execute_entry(run, entry, resource)
+                call = entry.call(
+                    ctx=self.ctx,
+                    prefer=self.prefer,
+                    resource=self._rewritten(entry),
+                    session=self.session,
+                    assigned_id=self.assigned_ids.get(entry.index),
+                )
+                self.results[entry.index] = response_entry(
+                    call, await self.pipeline.dispatch(call, entry.route)
+                )
 
     # ----- identities ----------------------------------------------------------------------------
 
     async def _match(self, resource_type: str, query: str) -> str | None:
         """The one existing match of a condition (claimed, as crud does), None, or 412 for several."""
-        return await crud._match_one(
-            self.services, resource_type, crud.parse_condition(query), self.session, ctx=self.ctx
+        return await crud.match_one(
+            self.services, self.ctx, resource_type, crud.parse_condition(query), self.session
         )
 
     async def _settle_identity(self, entry: BundleEntry) -> None:
@@ -93,16 +111,16 @@ class TransactionRun:
         target_id: str | None
         if entry.method == "POST":
             target_id = await self._settle_create(entry, resource_type)
-        elif entry.url.target is Target.INSTANCE:
-            target_id = entry.url.resource_id
+        elif entry.target.shape is Shape.INSTANCE:
+            target_id = entry.target.resource_id
         elif entry.method == "PUT":
-            target_id = await self._match(resource_type, entry.url.query or "")
+            target_id = await self._match(resource_type, entry.query)
             if target_id is None:
                 body_id = (entry.resource or {}).get("id")
                 target_id = body_id if isinstance(body_id, str) else new_id()
             self.assigned_ids[entry.index] = target_id
         else:  # conditional PATCH: the patch interaction raises 412 when nothing matches
-            target_id = await self._match(resource_type, entry.url.query or "")
+            target_id = await self._match(resource_type, entry.query)
         if target_id is None:
             return
         key = f"{resource_type}/{target_id}"
@@ -120,14 +138,14 @@ class TransactionRun:
             )
 
     async def _settle_create(self, entry: BundleEntry, resource_type: str) -> str:
-        if entry.if_none_exist is None:
+        if entry.conditions.if_none_exist is None:
             self.assigned_ids[entry.index] = new_id()
             return self.assigned_ids[entry.index]
-        key = crud.claim_key(resource_type, crud.parse_condition(entry.if_none_exist))
+        key = _condition_key(resource_type, crud.parse_condition(entry.conditions.if_none_exist))
         known = self.condition_targets.get(key)
         if known is not None:  # an earlier entry of this bundle creates (or matched) the same resource
             return known.partition("/")[2]
-        match = await self._match(resource_type, entry.if_none_exist)
+        match = await self._match(resource_type, entry.conditions.if_none_exist)
         if match is None:
             match = self.assigned_ids[entry.index] = new_id()
         self.condition_targets[key] = f"{resource_type}/{match}"
@@ -150,7 +168,7 @@ class TransactionRun:
 
     async def _resolve_conditional(self, resource_type: str, query: str) -> str:
         params = crud.parse_condition(query)
-        created = self.condition_targets.get(crud.claim_key(resource_type, params))
+        created = self.condition_targets.get(_condition_key(resource_type, params))
         if created is not None:  # a conditional create of this bundle with the very same condition
             return created
         return await resolve_conditional_reference(
@@ -196,19 +214,23 @@ async def resolve_conditional_reference(
 
 async def run_transaction(
     *,
-    services: Services,
+    pipeline: Pipeline,
     ctx: RequestContext,
     entries: list[BundleEntry],
-    prefer: str,
+    prefer: ReturnPreference,
     progress: Callable[[int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """The response entries, in request order, of a committed transaction (or the failing entry's error)."""
 
-    async def work(session: Session) -> dict[int, EntryResult]:
-        return await TransactionRun(services, ctx, session, entries).run()
+    async def work(session: Session) -> dict[int, dict[str, Any]]:
+        return await TransactionRun(pipeline, ctx, session, entries, prefer).run()
 
-    results = await services.repository.transaction(work)
+    results = await pipeline.services.repository.transaction(work)
     if progress is not None:
         progress(len(entries))
-    base_url = ctx.base_url
-    return [response_entry(results[entry.index], prefer=prefer, base_url=base_url) for entry in entries]
+    return [results[entry.index] for entry in entries]
+
+
+def _condition_key(resource_type: str, params: list[tuple[str, str]]) -> str:
+    """Conditional creates of one bundle with the very same condition create one resource."""
+    return f"{resource_type}?{crud.encode_condition(sorted(params))}"

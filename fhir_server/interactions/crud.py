@@ -1,7 +1,8 @@
 """Instance and type interactions: read, vread, create, update, patch, delete, and their conditional forms.
 
-Business rules live here, below HTTP, so transactions and operations reuse them. Each write runs
-in the caller's transaction when given one (bundles), else in its own.
+Business rules live here, below any transport, so REST, bundle entries and operations share them.
+Each write runs in the caller's transaction when given one (bundles), else in its own; every
+repository write goes through the write door (``Guard.check_write``) with the caller's context.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from fhir_server.context import Interaction, RequestContext
-from fhir_server.errors import BadRequest, Conflict, Forbidden, Gone, NotFound, PreconditionFailed, TooCostly
-from fhir_server.resources import check_id, check_resource_type, validate_structure
-from fhir_server.services import Services, Session
-from fhir_server.store.repository import StoredResource, WriteResult
+from fhir_server.errors import BadRequest, Conflict, Gone, NotFound, PreconditionFailed, TooCostly
+from fhir_server.guard import not_known
+from fhir_server.interactions.write import prepare_write
+from fhir_server.resources import check_id
+from fhir_server.services import Services
+from fhir_server.store.repository import Session, StoredResource, WriteContext, WriteResult
 
 CONDITIONAL_DELETE_LIMIT = 100
 
@@ -26,37 +29,18 @@ def parse_condition(query: str) -> list[tuple[str, str]]:
     return params
 
 
-def claim_key(resource_type: str, params: list[tuple[str, str]]) -> str:
-    return f"{resource_type}?{urlencode(sorted(params))}"
+def encode_condition(params: list[tuple[str, str]]) -> str:
+    """Search parameters as the query string of a conditional operation."""
+    return urlencode(params)
 
 
-def _invisible(resource_type: str, resource_id: str) -> NotFound:
-    """What a caller who may not see a resource is told: the same as for one that does not exist."""
-    return NotFound(f"{resource_type}/{resource_id} is not known")
+def condition_claim(resource_type: str) -> str:
+    """The claim every conditional write of a type takes before it searches.
 
-
-async def _prepare(
-    services: Services,
-    ctx: RequestContext,
-    resource_type: str,
-    body: dict[str, Any],
-    interaction: Interaction,
-) -> dict[str, Any]:
-    """Validate and transform an incoming resource; nothing is written yet."""
-    check_resource_type(body, resource_type)
-    validate_structure(body)
-    services.gate.check_write(ctx, interaction, body)
-    for check in services.write_checks:
-        await check(ctx, body)
-    for transform in services.write_transforms:
-        body = await transform(ctx, body)
-    return body
-
-
-def _visible(services: Services, ctx: RequestContext, stored: StoredResource) -> StoredResource:
-    if stored.resource is not None and not services.gate.can_see(ctx, stored.resource):
-        raise _invisible(stored.resource_type, stored.id)
-    return stored
+    Keyed by the type, not by the condition's text: ``identifier=sys|X``, ``identifier=X`` and
+    ``name=...`` may all match the same resource, so racing conditional writes of one type
+    serialise (one commits, the others retry and then see its result)."""
+    return f"conditional:{resource_type}"
 
 
 # ----- reads -------------------------------------------------------------------------------------
@@ -70,37 +54,18 @@ async def read(
     resource_id: str,
     session: Session | None = None,
 ) -> StoredResource:
-    services.gate.require(ctx, Interaction.READ, resource_type)
-    try:
-        stored = await services.repository.read(
-            resource_type=resource_type, resource_id=resource_id, session=session
-        )
-    except Gone:
-        # "Deleted" tells that the id existed: only for a caller who could see what was deleted.
-        if not await _saw_before_deletion(services, ctx, resource_type, resource_id, session):
-            raise _invisible(resource_type, resource_id) from None
-        raise
-    return _visible(services, ctx, stored)
-
-
-async def _saw_before_deletion(
-    services: Services, ctx: RequestContext, resource_type: str, resource_id: str, session: Session | None
-) -> bool:
-    tombstone = await services.repository.current(
+    services.guard.require(ctx, Interaction.READ, resource_type)
+    stored = await services.repository.current(
         resource_type=resource_type, resource_id=resource_id, session=session
     )
-    if tombstone is None or tombstone.version <= 1:
-        return False
-    try:
-        before = await services.repository.vread(
-            resource_type=resource_type,
-            resource_id=resource_id,
-            version=tombstone.version - 1,
-            session=session,
-        )
-    except (NotFound, Gone):
-        return False
-    return before.resource is not None and services.gate.can_see(ctx, before.resource)
+    if stored is None:
+        raise not_known(resource_type, resource_id)
+    if stored.deleted:
+        # "Deleted" tells that the id existed: only for a caller who could see what was deleted.
+        if not await services.guard.saw_before_deletion(ctx, stored, session):
+            raise not_known(resource_type, resource_id)
+        raise Gone(f"{resource_type}/{resource_id} was deleted", headers={"ETag": stored.etag})
+    return services.guard.visible(ctx, stored)
 
 
 async def vread(
@@ -112,13 +77,29 @@ async def vread(
     version: str,
     session: Session | None = None,
 ) -> StoredResource:
-    services.gate.require(ctx, Interaction.VREAD, resource_type)
-    if not version.isdigit():
-        raise NotFound(f"{resource_type}/{resource_id} has no version '{version}'")
-    stored = await services.repository.vread(
-        resource_type=resource_type, resource_id=resource_id, version=int(version), session=session
+    services.guard.require(ctx, Interaction.VREAD, resource_type)
+    current = await services.repository.current(
+        resource_type=resource_type, resource_id=resource_id, session=session
     )
-    return _visible(services, ctx, stored)
+    if current is None:
+        raise not_known(resource_type, resource_id)
+    if current.resource is not None:
+        services.guard.visible(ctx, current)
+    elif not await services.guard.saw_before_deletion(ctx, current, session):
+        raise not_known(resource_type, resource_id)
+    number = int(version) if version.isascii() and version.isdigit() else None
+    stored = (
+        await services.repository.version(
+            resource_type=resource_type, resource_id=resource_id, version=number, session=session
+        )
+        if number is not None
+        else None
+    )
+    if stored is None:
+        raise NotFound(f"{resource_type}/{resource_id} has no version {version}")
+    if stored.deleted:
+        raise Gone(f"version {version} of {resource_type}/{resource_id} is a deletion")
+    return services.guard.visible(ctx, stored)
 
 
 # ----- create ------------------------------------------------------------------------------------
@@ -139,40 +120,48 @@ async def create(
     ``assigned_id``: the id chosen beforehand by the server (a transaction assigns ids before it
     writes, so entries can reference each other); never a client's id.
     """
-    services.gate.require(ctx, Interaction.CREATE, resource_type)
+    services.guard.require(ctx, Interaction.CREATE, resource_type)
     condition = parse_condition(if_none_exist) if if_none_exist is not None else None
     # The server assigns ids on create: checks and transforms never see the client's.
     body = {key: value for key, value in body.items() if key != "id"}
-    resource = await _prepare(services, ctx, resource_type, body, Interaction.CREATE)
-    await services.repository.ensure_collections([resource_type])
+    resource = await prepare_write(services, ctx, resource_type, body, Interaction.CREATE)
 
     async def work(session: Session) -> WriteResult:
         if condition is not None:
-            existing = await _match_one(services, resource_type, condition, session, ctx=ctx)
+            existing = await match_one(services, ctx, resource_type, condition, session)
             if existing is not None:
                 stored = await services.repository.read(
                     resource_type=resource_type, resource_id=existing, session=session
                 )
-                return WriteResult(_visible(services, ctx, stored), created=False, changed=False)
-        return await services.repository.create(
-            resource_type=resource_type, resource=resource, session=session, resource_id=assigned_id
-        )
+                return WriteResult(services.guard.visible(ctx, stored), created=False, changed=False)
+        wctx = WriteContext(ctx, session)
+        if assigned_id is not None:
+            return await services.repository.replace(
+                existing=None,
+                resource_type=resource_type,
+                resource_id=assigned_id,
+                resource=resource,
+                wctx=wctx,
+                method="POST",
+            )
+        return await services.repository.create(resource_type=resource_type, resource=resource, wctx=wctx)
 
     return await services.in_transaction(session, work)
 
 
-async def _match_one(
+async def match_one(
     services: Services,
+    ctx: RequestContext,
     resource_type: str,
     condition: list[tuple[str, str]],
     session: Session,
-    *,
-    ctx: RequestContext,
 ) -> str | None:
-    """The id matching a condition, None for no match, 412 for several. Claims the condition first
-    so that racing conditional writes of the same condition serialize (one commits, others retry).
-    Only resources the caller could find by searching count: others are neither matched nor revealed."""
-    await services.repository.claim(claim_key(resource_type, condition), session)
+    """The id matching a condition, None for no match, 412 for several.
+
+    Claims the type's condition key first so that racing conditional writes serialise. Only
+    resources the caller could find by searching count: others are neither matched nor revealed
+    (the write door keeps the caller from writing over them under another spelling)."""
+    await services.repository.claim(condition_claim(resource_type), session)
     ids = await services.search.find_ids(
         resource_type=resource_type, params=condition, limit=2, session=session, ctx=ctx, gate=services.gate
     )
@@ -193,48 +182,24 @@ async def update(
     body: dict[str, Any],
     if_match: int | None = None,
     session: Session | None = None,
-    method: str = "PUT",
 ) -> WriteResult:
     """Update (or create with the client's id). The body's id must equal the URL's."""
-    services.gate.require(ctx, Interaction.UPDATE, resource_type)
+    services.guard.require(ctx, Interaction.UPDATE, resource_type)
     check_id(resource_id)
     if body.get("id") != resource_id:
         raise BadRequest(f"the resource id must equal the id in the URL ('{resource_id}')", ("id",))
-    resource = await _prepare(services, ctx, resource_type, body, Interaction.UPDATE)
-    await services.repository.ensure_collections([resource_type])
+    resource = await prepare_write(services, ctx, resource_type, body, Interaction.UPDATE)
 
     async def work(session: Session) -> WriteResult:
-        current = await _check_may_replace(services, ctx, resource_type, resource_id, session)
-        return await services.repository.replace(
-            existing=current,
+        return await services.repository.update(
             resource_type=resource_type,
             resource_id=resource_id,
             resource=resource,
+            wctx=WriteContext(ctx, session),
             expected_version=if_match,
-            session=session,
-            method=method,
         )
 
     return await services.in_transaction(session, work)
-
-
-async def _check_may_replace(
-    services: Services, ctx: RequestContext, resource_type: str, resource_id: str, session: Session
-) -> StoredResource | None:
-    """The current version, after checking the caller may see and change it."""
-    current = await services.repository.current(
-        resource_type=resource_type, resource_id=resource_id, session=session
-    )
-    if current is not None and current.resource is not None:
-        if not services.gate.can_see(ctx, current.resource):
-            raise Forbidden(f"you may not change {resource_type}/{resource_id}")
-        services.gate.check_write(ctx, Interaction.UPDATE, current.resource)
-    elif current is not None and not await _saw_before_deletion(
-        services, ctx, resource_type, resource_id, session
-    ):
-        # A deleted id of someone else's stays theirs: no taking it over by update-as-create.
-        raise Forbidden(f"you may not change {resource_type}/{resource_id}")
-    return current
 
 
 async def conditional_update(
@@ -246,36 +211,42 @@ async def conditional_update(
     body: dict[str, Any],
     if_match: int | None = None,
     session: Session | None = None,
+    assigned_id: str | None = None,
 ) -> WriteResult:
-    """``PUT [type]?query``: update the one match, create when none, 412 when several."""
-    services.gate.require(ctx, Interaction.UPDATE, resource_type)
+    """``PUT [type]?query``: update the one match, create when none, 412 when several.
+
+    With no match, the resource is created under the body's id (or ``assigned_id``, or a new one):
+    the write door decides whether the caller may use that id, exactly as for a plain PUT."""
+    services.guard.require(ctx, Interaction.UPDATE, resource_type)
     params = parse_condition(condition)
-    resource = await _prepare(services, ctx, resource_type, body, Interaction.UPDATE)
-    await services.repository.ensure_collections([resource_type])
+    resource = await prepare_write(services, ctx, resource_type, body, Interaction.UPDATE)
 
     async def work(session: Session) -> WriteResult:
-        match = await _match_one(services, resource_type, params, session, ctx=ctx)
+        match = await match_one(services, ctx, resource_type, params, session)
         body_id = resource.get("id")
-        if match is None and body_id is None:
-            return await services.repository.create(
-                resource_type=resource_type, resource=resource, session=session
-            )
+        wctx = WriteContext(ctx, session)
         if match is None:
-            assert isinstance(body_id, str)
-            check_id(body_id)
+            target = body_id if isinstance(body_id, str) else assigned_id
+            if target is None:
+                return await services.repository.create(
+                    resource_type=resource_type, resource=resource, wctx=wctx
+                )
+            check_id(target)
             return await services.repository.update(
-                resource_type=resource_type, resource_id=body_id, resource=resource, session=session
+                resource_type=resource_type,
+                resource_id=target,
+                resource={**resource, "id": target},
+                wctx=wctx,
+                method="POST" if target == assigned_id and body_id is None else "PUT",
             )
         if body_id is not None and body_id != match:
             raise BadRequest(f"the resource id '{body_id}' differs from the matching resource's id", ("id",))
-        current = await _check_may_replace(services, ctx, resource_type, match, session)
-        return await services.repository.replace(
-            existing=current,
+        return await services.repository.update(
             resource_type=resource_type,
             resource_id=match,
             resource={**resource, "id": match},
+            wctx=wctx,
             expected_version=if_match,
-            session=session,
         )
 
     return await services.in_transaction(session, work)
@@ -293,34 +264,35 @@ async def delete(
     if_match: int | None = None,
     session: Session | None = None,
 ) -> StoredResource | None:
-    """Soft delete. Refused (409) while other resources still reference this one."""
-    services.gate.require(ctx, Interaction.DELETE, resource_type)
-    await services.repository.ensure_collections([resource_type])
+    """Soft delete. Refused (409) while other resources still reference this one. Deleting what
+    does not exist, or what the caller may not see, deletes nothing (204, the spec's answer)."""
+    services.guard.require(ctx, Interaction.DELETE, resource_type)
 
     async def work(session: Session) -> StoredResource | None:
-        current = await _check_may_delete(services, ctx, resource_type, resource_id, session)
+        current = await _deletable(services, ctx, resource_type, resource_id, session)
         if current is None:
             if if_match is not None:
                 raise PreconditionFailed(f"If-Match: {resource_type}/{resource_id} has no current version")
             return None
         return await services.repository.delete(
-            resource_type=resource_type, resource_id=resource_id, expected_version=if_match, session=session
+            resource_type=resource_type,
+            resource_id=resource_id,
+            expected_version=if_match,
+            wctx=WriteContext(ctx, session),
         )
 
     return await services.in_transaction(session, work)
 
 
-async def _check_may_delete(
+async def _deletable(
     services: Services, ctx: RequestContext, resource_type: str, resource_id: str, session: Session
 ) -> StoredResource | None:
+    """The current version when the caller may see it and nothing references it, else None (409)."""
     current = await services.repository.current(
         resource_type=resource_type, resource_id=resource_id, session=session
     )
-    if current is None or current.resource is None:
+    if current is None or current.resource is None or not services.guard.can_see(ctx, current.resource):
         return None
-    if not services.gate.can_see(ctx, current.resource):
-        raise _invisible(resource_type, resource_id)
-    services.gate.check_write(ctx, Interaction.DELETE, current.resource)
     referrers = await services.repository.referencing(
         target=f"{resource_type}/{resource_id}", session=session
     )
@@ -346,7 +318,7 @@ async def _visible_keys(
         if (
             current is not None
             and current.resource is not None
-            and services.gate.can_see(ctx, current.resource)
+            and services.guard.can_see(ctx, current.resource)
         ):
             named.append(f"{resource_type}/{resource_id}")
             if len(named) == limit:
@@ -363,12 +335,11 @@ async def conditional_delete(
     session: Session | None = None,
 ) -> list[StoredResource]:
     """``DELETE [type]?query``: delete every match (bounded); nothing matched is not an error."""
-    services.gate.require(ctx, Interaction.DELETE, resource_type)
+    services.guard.require(ctx, Interaction.DELETE, resource_type)
     params = parse_condition(condition)
-    await services.repository.ensure_collections([resource_type])
 
     async def work(session: Session) -> list[StoredResource]:
-        await services.repository.claim(claim_key(resource_type, params), session)
+        await services.repository.claim(condition_claim(resource_type), session)
         ids = await services.search.find_ids(
             resource_type=resource_type,
             params=params,
@@ -381,10 +352,10 @@ async def conditional_delete(
             raise TooCostly(f"the condition matches more than {CONDITIONAL_DELETE_LIMIT} resources")
         deleted = []
         for resource_id in ids:
-            if await _check_may_delete(services, ctx, resource_type, resource_id, session) is None:
+            if await _deletable(services, ctx, resource_type, resource_id, session) is None:
                 continue
             tombstone = await services.repository.delete(
-                resource_type=resource_type, resource_id=resource_id, session=session
+                resource_type=resource_type, resource_id=resource_id, wctx=WriteContext(ctx, session)
             )
             if tombstone is not None:
                 deleted.append(tombstone)

@@ -10,11 +10,11 @@ from urllib.parse import urlencode
 import orjson
 
 from fhir_server.context import Interaction, RequestContext
-from fhir_server.errors import BadRequest, Issue, NotFound
+from fhir_server.errors import BadRequest, Issue
 from fhir_server.fhirdates import parse_instant
+from fhir_server.guard import not_known
 from fhir_server.services import Services
-from fhir_server.store import documents as f
-from fhir_server.store.repository import StoredResource, instant
+from fhir_server.store.repository import Session, StoredResource, instant
 
 HISTORY_PARAMS = {"_since", "_at", "_count", "_page", "_format", "_pretty"}
 
@@ -36,7 +36,7 @@ def _decode_page(token: str) -> tuple[datetime, str]:
 def _count(value: str | None, services: Services) -> int:
     if value is None:
         return services.settings.default_page_size
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise BadRequest("_count must be a non-negative integer", ("_count",))
     return min(int(value), services.settings.max_page_size)
 
@@ -60,13 +60,8 @@ def _entry(ctx: RequestContext, version: StoredResource) -> dict[str, Any]:
 async def _visible(services: Services, ctx: RequestContext, version: StoredResource) -> bool:
     """A version may be shown when the caller may see it; a deletion when it could see what was deleted."""
     if version.resource is not None:
-        return services.gate.can_see(ctx, version.resource)
-    if version.version <= 1:
-        return False
-    previous = await services.repository.history_collection.find_one(
-        {f.ID: f.history_id(version.resource_type, version.id, version.version - 1)}
-    )
-    return bool(previous and previous.get(f.RESOURCE) and services.gate.can_see(ctx, previous[f.RESOURCE]))
+        return services.guard.can_see(ctx, version.resource)
+    return await services.guard.saw_before_deletion(ctx, version)
 
 
 async def history(
@@ -76,6 +71,7 @@ async def history(
     resource_type: str | None,
     resource_id: str | None,
     params: list[tuple[str, str]],
+    session: Session | None = None,
 ) -> dict[str, Any]:
     """The versions newest first. Unknown parameters are refused unless the caller is lenient."""
     interaction = (
@@ -85,16 +81,18 @@ async def history(
         if resource_type
         else Interaction.HISTORY_SYSTEM
     )
-    services.gate.require(ctx, interaction, resource_type)
+    services.guard.require(ctx, interaction, resource_type)
     values = dict(params)
     ignored = [name for name, _ in params if name not in HISTORY_PARAMS]
     if ignored and not ctx.lenient:
         raise BadRequest(f"unknown _history parameter '{ignored[0]}'", (ignored[0],))
     if resource_type and resource_id:
-        current = await services.repository.current(resource_type=resource_type, resource_id=resource_id)
+        current = await services.repository.current(
+            resource_type=resource_type, resource_id=resource_id, session=session
+        )
         # A resource the caller may not see is "not known", exactly like one that never existed.
         if current is None or not await _visible(services, ctx, current):
-            raise NotFound(f"{resource_type}/{resource_id} is not known")
+            raise not_known(resource_type, resource_id)
     count = _count(values.get("_count"), services)
     since = parse_instant(values["_since"], name="_since") if "_since" in values else None
     at = parse_instant(values["_at"], name="_at") if "_at" in values else None
@@ -110,7 +108,7 @@ async def history(
     ]
     if len(versions) == count and versions:
         last = versions[-1]
-        token = _encode_page((last.last_updated, f.history_id(last.resource_type, last.id, last.version)))
+        token = _encode_page((last.last_updated, services.repository.history_key(last)))
         links.append(
             {"relation": "next", "url": f"{ctx.base_url}/{path}?{urlencode([*kept, ('_page', token)])}"}
         )

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.responses import Response
-
-from fhir_server.api.responses import write_response
+from fhir_server.context import Interaction
 from fhir_server.errors import BadRequest
-from fhir_server.operations.base import Level, OperationCall, OperationSpec, first_value
+from fhir_server.interactions.operation import Level, OperationCall, OperationSpec
+from fhir_server.parameters import first_value
 from fhir_server.scheduling.parameters import reference_parameter
 from fhir_server.scheduling.workflow import book_slot
-from fhir_server.services import Services
+from fhir_server.store.repository import WriteResult
 
 DEFINITION: dict[str, Any] = {
     "resourceType": "OperationDefinition",
@@ -45,22 +44,22 @@ DEFINITION: dict[str, Any] = {
 }  # fmt: skip
 
 
-async def book(call: OperationCall) -> Response:
-    services: Services = call.request.app.state.services
+async def book(call: OperationCall) -> WriteResult:
+    services = call.services
     base_url = services.settings.base_url
     slot_id = reference_parameter(call.parameters, "slot", "Slot", base_url)
     if slot_id is None:
         raise BadRequest("$book needs a 'slot' parameter", ("slot",))
     patient_id = reference_parameter(call.parameters, "patient", "Patient", base_url)
     template = first_value(call.parameters, "appointment")
-    result = await book_slot(
+    return await book_slot(
         services=services,
         ctx=call.ctx,
         slot_id=slot_id,
         patient=None if patient_id is None else f"Patient/{patient_id}",
         template=template if isinstance(template, dict) else None,
+        session=call.session,
     )
-    return write_response(call.request, call.ctx, result)
 
 
 OPERATIONS = [
@@ -71,5 +70,6 @@ OPERATIONS = [
         handler=book,
         resource_types=("Appointment",),
         affects_state=True,
+        interaction=Interaction.CREATE,
     )
 ]

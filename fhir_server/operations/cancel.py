@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.responses import Response
-
-from fhir_server.api.responses import write_response
-from fhir_server.operations.base import Level, OperationCall, OperationSpec
+from fhir_server.context import Interaction
+from fhir_server.interactions.operation import Level, OperationCall, OperationSpec
 from fhir_server.scheduling.parameters import reason_parameter
 from fhir_server.scheduling.workflow import cancel_appointment
-from fhir_server.services import Services
+from fhir_server.store.repository import WriteResult
 
 DEFINITION: dict[str, Any] = {
     "resourceType": "OperationDefinition",
@@ -39,16 +37,15 @@ DEFINITION: dict[str, Any] = {
 }  # fmt: skip
 
 
-async def cancel(call: OperationCall) -> Response:
-    services: Services = call.request.app.state.services
+async def cancel(call: OperationCall) -> WriteResult:
     assert call.resource_id is not None
-    result = await cancel_appointment(
-        services=services,
+    return await cancel_appointment(
+        services=call.services,
         ctx=call.ctx,
         appointment_id=call.resource_id,
         reason=reason_parameter(call.parameters, "reason"),
+        session=call.session,
     )
-    return write_response(call.request, call.ctx, result)
 
 
 OPERATIONS = [
@@ -59,5 +56,6 @@ OPERATIONS = [
         handler=cancel,
         resource_types=("Appointment",),
         affects_state=True,
+        interaction=Interaction.UPDATE,
     )
 ]

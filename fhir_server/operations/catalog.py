@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from fhir_server.operations.base import OperationSpec
+from fhir_server.interactions.operation import OperationSpec
 
 
 def discover_operations() -> list[OperationSpec]:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhir_server.conformance.validator import ProfileValidator
 from fhir_server.errors import BadRequest, NotFound
-from fhir_server.operations.base import Level, OperationCall, OperationSpec, first_value
+from fhir_server.interactions.operation import Level, OperationCall, OperationSpec
+from fhir_server.parameters import first_value
+from fhir_server.services import Validator
 
 JsonDict = dict[str, Any]
 
@@ -59,13 +60,13 @@ def _integer(call: OperationCall, name: str) -> int | None:
         raise BadRequest(f"The {name} parameter must be an integer") from None
 
 
-def value_set_url(call: OperationCall, validator: ProfileValidator) -> str:
+def value_set_url(call: OperationCall, validator: Validator) -> str:
     """The canonical URL to expand: from the instance id or the ``url`` parameter."""
     if call.resource_id is not None:
-        value_set = validator.resources.by_id("ValueSet", call.resource_id)
-        if value_set is None:
+        url = validator.value_set_url(call.resource_id)
+        if url is None:
             raise NotFound(f"ValueSet/{call.resource_id} is not known")
-        return str(value_set["url"])
+        return url
     url = first_value(call.parameters, "url")
     if not url:
         raise BadRequest("ValueSet/$expand needs the url parameter (or use ValueSet/{id}/$expand)")
@@ -73,7 +74,7 @@ def value_set_url(call: OperationCall, validator: ProfileValidator) -> str:
 
 
 async def expand_operation(call: OperationCall) -> JsonDict:
-    validator: ProfileValidator = call.request.app.state.validator
+    validator = call.services.validator
     url = value_set_url(call, validator)
     text_filter = first_value(call.parameters, "filter")
     return validator.expand_valueset(

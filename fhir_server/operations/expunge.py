@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhir_server.context import Interaction
 from fhir_server.documents.expunge import expunge as expunge_resource
-from fhir_server.operations.base import Level, OperationCall, OperationSpec
-from fhir_server.services import Services
+from fhir_server.interactions.operation import Level, OperationCall, OperationSpec
 
 DEFINITION: dict[str, Any] = {
     "resourceType": "OperationDefinition",
@@ -44,10 +44,9 @@ DEFINITION: dict[str, Any] = {
 
 
 async def expunge(call: OperationCall) -> dict[str, Any]:
-    services: Services = call.request.app.state.services
     assert call.resource_type is not None and call.resource_id is not None
     report, blobs_deleted = await expunge_resource(
-        services=services, ctx=call.ctx, resource_type=call.resource_type, resource_id=call.resource_id
+        services=call.services, ctx=call.ctx, resource_type=call.resource_type, resource_id=call.resource_id
     )
     return {
         "resourceType": "Parameters",
@@ -67,5 +66,7 @@ OPERATIONS = [
         handler=expunge,
         resource_types=("DocumentReference", "Media", "Binary"),
         affects_state=True,
+        interaction=Interaction.DELETE,
+        administrative=True,
     )
 ]

@@ -6,8 +6,8 @@ from typing import Any
 
 from fhir_server.context import Interaction
 from fhir_server.finance.summary import parse_period, summarize
-from fhir_server.operations.base import Level, OperationCall, OperationSpec, first_value
-from fhir_server.services import Services
+from fhir_server.interactions.operation import Level, OperationCall, OperationSpec
+from fhir_server.parameters import first_value
 
 DEFINITION: dict[str, Any] = {
     "resourceType": "OperationDefinition",
@@ -49,14 +49,13 @@ DEFINITION: dict[str, Any] = {
 
 
 async def finance_summary(call: OperationCall) -> dict[str, Any]:
-    services: Services = call.request.app.state.services
-    services.gate.require(call.ctx, Interaction.SEARCH_TYPE, "Invoice")
+    services = call.services
     period = parse_period(first_value(call.parameters, "start"), first_value(call.parameters, "end"))
     return await summarize(
-        repository=services.repository,
+        search=services.search,
         period=period,
         currency=services.settings.clinic_currency,
-        may_see=lambda invoice: services.gate.can_see(call.ctx, invoice),
+        may_see=lambda invoice: services.guard.can_see(call.ctx, invoice),
     )
 
 
@@ -67,5 +66,6 @@ OPERATIONS = [
         levels=frozenset({Level.TYPE}),
         handler=finance_summary,
         resource_types=("Invoice",),
+        interaction=Interaction.SEARCH_TYPE,
     )
 ]

@@ -8,14 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhir_server.conformance.registry import ConformanceRegistry
-from fhir_server.context import Interaction
 from fhir_server.errors import BadRequest
-from fhir_server.operations.base import Level, OperationCall, OperationSpec, parameter_values
-from fhir_server.search.indexer import SearchIndexer
-from fhir_server.search.reindex import reindex as reindex_resources
-from fhir_server.services import Services
-from fhir_server.store.documents import resource_collection_name
+from fhir_server.interactions.operation import Level, OperationCall, OperationSpec
+from fhir_server.parameters import parameter_values
 
 DEFINITION: dict[str, Any] = {
     "resourceType": "OperationDefinition",
@@ -29,7 +24,7 @@ DEFINITION: dict[str, Any] = {
     "description": (
         "Re-extracts the search index entries and compartment memberships of every current resource "
         "(of the type, or of the types given, or of all types at system level), e.g. after a "
-        "SearchParameter was added. Needs update permission on each type."
+        "SearchParameter was added. Administrators only (user/*.cruds or system/*.cruds)."
     ),
     "affectsState": True,
     "system": True,
@@ -48,44 +43,38 @@ DEFINITION: dict[str, Any] = {
 MAX_BATCH = 5000
 
 
-async def _stored_types(services: Services) -> list[str]:
-    prefix = resource_collection_name("")
-    names = await services.repository.db.list_collection_names()
-    return sorted(n[len(prefix) :] for n in names if n.startswith(prefix))
-
-
 async def reindex(call: OperationCall) -> dict[str, Any]:
-    services: Services = call.request.app.state.services
-    registry = call.request.app.state.registry
-    if not isinstance(registry, ConformanceRegistry):
-        raise TypeError("app.state.registry must be the ConformanceRegistry")
+    services = call.services
     if call.resource_type is not None:
         types = [call.resource_type]
     else:
         requested = [
             p.get("valueCode") or p.get("valueString") for p in parameter_values(call.parameters, "type")
         ]
-        types = [t for t in requested if t] or await _stored_types(services)
-    unknown = [t for t in types if not registry.is_resource_type(t)]
+        types = [t for t in requested if t] or await services.repository.known_types()
+    unknown = [t for t in types if not services.registry.is_resource_type(t)]
     if unknown:
         raise BadRequest(f"$reindex: unknown resource type(s) {', '.join(unknown)}", ("type",))
     batch = parameter_values(call.parameters, "batchSize")
-    batch_size = int(batch[0].get("valueInteger", 500)) if batch else 500
+    batch_size = _integer(batch[0], "batchSize") if batch else 500
     if not 1 <= batch_size <= MAX_BATCH:
         raise BadRequest(f"$reindex: batchSize must be between 1 and {MAX_BATCH}", ("batchSize",))
-    for resource_type in types:
-        services.gate.require(call.ctx, Interaction.UPDATE, resource_type)
-    counts = await reindex_resources(
-        db=services.repository.db,
-        registry=registry,
-        indexer=SearchIndexer(registry, base_url=services.settings.base_url),
-        resource_types=types,
-        batch_size=batch_size,
-    )
+    counts = {
+        resource_type: await services.repository.reindex(resource_type=resource_type, batch_size=batch_size)
+        for resource_type in types
+    }
     return {
         "resourceType": "Parameters",
         "parameter": [{"name": "reindexed", "valueString": f"{t}={n}"} for t, n in counts.items()],
     }
+
+
+def _integer(parameter: dict[str, Any], name: str) -> int:
+    value = parameter.get("valueInteger", parameter.get("valueString"))
+    text = str(value)
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
+        raise BadRequest(f"$reindex: {name} must be a positive integer", (name,))
+    return int(text)
 
 
 OPERATIONS = [
@@ -95,5 +84,6 @@ OPERATIONS = [
         levels=frozenset({Level.SYSTEM, Level.TYPE}),
         handler=reindex,
         affects_state=True,
+        administrative=True,
     )
 ]

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.responses import Response
-
-from fhir_server.api.responses import write_response
-from fhir_server.operations.base import Level, OperationCall, OperationSpec
+from fhir_server.context import Interaction
+from fhir_server.interactions.operation import Level, OperationCall, OperationSpec
 from fhir_server.scheduling.parameters import reference_parameter, text_parameter
 from fhir_server.scheduling.workflow import reschedule_appointment
-from fhir_server.services import Services
+from fhir_server.store.repository import WriteResult
 
 DEFINITION: dict[str, Any] = {
     "resourceType": "OperationDefinition",
@@ -43,18 +41,18 @@ DEFINITION: dict[str, Any] = {
 }  # fmt: skip
 
 
-async def reschedule(call: OperationCall) -> Response:
-    services: Services = call.request.app.state.services
+async def reschedule(call: OperationCall) -> WriteResult:
+    services = call.services
     assert call.resource_id is not None
-    result = await reschedule_appointment(
+    return await reschedule_appointment(
         services=services,
         ctx=call.ctx,
         appointment_id=call.resource_id,
         start=text_parameter(call.parameters, "start"),
         end=text_parameter(call.parameters, "end"),
         slot_id=reference_parameter(call.parameters, "slot", "Slot", services.settings.base_url),
+        session=call.session,
     )
-    return write_response(call.request, call.ctx, result)
 
 
 OPERATIONS = [
@@ -65,5 +63,6 @@ OPERATIONS = [
         handler=reschedule,
         resource_types=("Appointment",),
         affects_state=True,
+        interaction=Interaction.UPDATE,
     )
 ]

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.responses import Response
-
-from fhir_server.api.responses import write_response
+from fhir_server.context import Interaction
 from fhir_server.documents.uploads import upload as upload_document
-from fhir_server.operations.base import Level, OperationCall, OperationSpec
-from fhir_server.services import Services
+from fhir_server.interactions.operation import Level, OperationCall, OperationSpec
+from fhir_server.store.repository import WriteResult
 
 DEFINITION: dict[str, Any] = {
     "resourceType": "OperationDefinition",
@@ -64,17 +62,15 @@ DEFINITION: dict[str, Any] = {
 }  # fmt: skip
 
 
-async def upload(call: OperationCall) -> Response:
-    services: Services = call.request.app.state.services
-    assert call.resource_type is not None
-    result = await upload_document(
-        services=services,
+async def upload(call: OperationCall) -> WriteResult:
+    assert call.resource_type is not None and call.raw is not None
+    return await upload_document(
+        services=call.services,
         ctx=call.ctx,
         resource_type=call.resource_type,
-        body=call.request.stream(),
-        content_type=call.request.headers.get("content-type"),
+        body=call.raw.chunks,
+        content_type=call.raw.content_type,
     )
-    return write_response(call.request, call.ctx, result)
 
 
 OPERATIONS = [
@@ -86,5 +82,6 @@ OPERATIONS = [
         resource_types=("DocumentReference", "Media"),
         affects_state=True,
         raw_body=True,
+        interaction=Interaction.CREATE,
     )
 ]

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhir_server.conformance.validator import ProfileValidator
-from fhir_server.context import Interaction
-from fhir_server.errors import BadRequest, Issue, NotFound, operation_outcome
-from fhir_server.operations.base import Level, OperationCall, OperationSpec, first_value
+from fhir_server.errors import BadRequest, Issue, operation_outcome
+from fhir_server.interactions import crud
+from fhir_server.interactions.operation import Level, OperationCall, OperationSpec
+from fhir_server.parameters import first_value
 
 JsonDict = dict[str, Any]
 
@@ -82,19 +82,22 @@ def target_issues(call: OperationCall, resource: JsonDict) -> list[Issue]:
 
 
 async def stored_resource(call: OperationCall) -> JsonDict:
-    """The current stored version of the instance the URL names (read access is checked)."""
+    """The current stored version of the instance the URL names, read as a read would (what the
+    caller may not see is "not known", a deletion only "gone" to who could see it)."""
     assert call.resource_type is not None and call.resource_id is not None
-    state = call.request.app.state
-    state.gate.require(call.ctx, Interaction.READ, call.resource_type)
-    stored = await state.repository.read(resource_type=call.resource_type, resource_id=call.resource_id)
-    resource: JsonDict = stored.resource
-    if not state.gate.can_see(call.ctx, resource):  # told the same as for a resource that does not exist
-        raise NotFound(f"{call.resource_type}/{call.resource_id} is not known")
-    return resource
+    stored = await crud.read(
+        services=call.services,
+        ctx=call.ctx,
+        resource_type=call.resource_type,
+        resource_id=call.resource_id,
+        session=call.session,
+    )
+    assert stored.resource is not None
+    return stored.resource
 
 
 async def validate_operation(call: OperationCall) -> JsonDict:
-    validator: ProfileValidator = call.request.app.state.validator
+    validator = call.services.validator
     resource, mode, profiles = validation_inputs(call)
     if resource is None:
         if call.resource_id is None:

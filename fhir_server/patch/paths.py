@@ -88,7 +88,7 @@ _TOKEN = re.compile(
       | (?P<identifier>[A-Za-z_][A-Za-z0-9_]*|`[^`]+`|\$this)
       | (?P<symbol>!=|[.\[\]()=,])
     )""",
-    re.VERBOSE,
+    re.VERBOSE | re.ASCII,
 )
 _ESCAPES = {"'": "'", '"': '"', "`": "`", "\\": "\\", "/": "/", "n": "\n", "r": "\r", "t": "\t", "f": "\f"}
 
@@ -202,7 +202,7 @@ class _Parser:
             elif self.at("["):
                 self.take()
                 number = self.take()
-                if number.kind != "number" or not number.text.isdigit():
+                if number.kind != "number" or not (number.text.isascii() and number.text.isdigit()):
                     raise PathSyntaxError(f"an indexer needs a whole number in '{self.text}'")
                 self.take("]")
                 steps.append(Indexer(int(number.text)))

@@ -6,13 +6,13 @@
   practitioner), Patient or Location participant that has not declined. Enforced by a repository
   hook (``hook.BookingRules``) inside every write's transaction, so POST, PUT, PATCH, transaction
   entries and the $book/$cancel/$reschedule operations all obey it; atomic through per-actor
-  claim documents and an indexed ledger (``ledger``). 409 names the other appointment when the
-  writer may see it (``viewer``).
+  claim documents and an indexed ledger (``fhir_server.store.ledgers``). 409 names the other
+  appointment, and the booked participant, only when the writer may see them.
 - Status changes follow ``statuses.TRANSITIONS`` (422 naming from and to).
 - Slots follow their appointments: taken (free -> busy) when referenced by a time-holding
   appointment, freed when it stops holding time, changes slot or is deleted (``slots``).
 """
 
-from fhir_server.scheduling.install import ensure_scheduling_indexes, install_scheduling
+from fhir_server.scheduling.install import install_scheduling
 
-__all__ = ["ensure_scheduling_indexes", "install_scheduling"]
+__all__ = ["install_scheduling"]

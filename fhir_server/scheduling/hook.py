@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhir_server.access import AccessGate
 from fhir_server.errors import Conflict, Unprocessable
 from fhir_server.scheduling.appointments import BookingFacts, Interval, booking_facts
-from fhir_server.scheduling.ledger import BookingLedger
 from fhir_server.scheduling.slots import SlotKeeper
 from fhir_server.scheduling.statuses import check_transition
-from fhir_server.scheduling.viewer import writer_may_see
+from fhir_server.services import Services
+from fhir_server.store.ledgers import BookingLedger
 from fhir_server.store.references import reference_key
-from fhir_server.store.repository import ResourceRepository, Session
+from fhir_server.store.repository import Change, WriteContext
 
 
 class BookingConflict(Conflict):
@@ -33,40 +32,31 @@ class BookingConflict(Conflict):
 class BookingRules:
     """A repository WriteHook for Appointments."""
 
-    def __init__(self, *, repository: ResourceRepository, gate: AccessGate, base_url: str) -> None:
-        self.repository = repository
-        self.gate = gate
-        self.base_url = base_url
-        self.ledger = BookingLedger(repository.db)
-        self.slots = SlotKeeper(repository, self._may_name)
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.repository = services.repository
+        self.base_url = services.settings.base_url
+        self.ledger = BookingLedger(services.repository.db)
+        self.slots = SlotKeeper(services)
 
-    def _may_name(self, resource: dict[str, Any] | None) -> bool:
-        return writer_may_see(self.gate, resource)
-
-    async def __call__(
-        self,
-        *,
-        session: Session,
-        resource_type: str,
-        resource_id: str,
-        previous: dict[str, Any] | None,
-        current: dict[str, Any] | None,
-    ) -> None:
-        if resource_type != "Appointment":
+    async def __call__(self, wctx: WriteContext, change: Change) -> None:
+        if change.resource_type != "Appointment":
             return
+        previous, current = change.previous, change.current
         if current is not None:
             check_transition(_status(previous), _status(current))
         before = _lenient_facts(previous, self.base_url)
         after = booking_facts(current, self.base_url)
-        actors = await self._resolve_roles(after.actors, session)
+        actors = await self._resolve_roles(after.actors, wctx)
         if after.interval is not None:
-            await self._check_free(resource_id, actors, after.interval, session)
-        await self._move_slots(resource_id, before, after, session)
+            await self._check_free(change.resource_id, actors, after.interval, wctx)
+        await self._move_slots(change.resource_id, before, after, wctx)
+        interval = (after.interval.start, after.interval.end) if after.interval is not None else None
         await self.ledger.replace(
-            appointment_id=resource_id, actors=actors, interval=after.interval, session=session
+            appointment_id=change.resource_id, actors=actors, interval=interval, session=wctx.session
         )
 
-    async def _resolve_roles(self, actors: frozenset[str], session: Session) -> frozenset[str]:
+    async def _resolve_roles(self, actors: frozenset[str], wctx: WriteContext) -> frozenset[str]:
         """PractitionerRole/x stands for its practitioner when it names one (read in this transaction)."""
         resolved = set()
         for actor in actors:
@@ -75,7 +65,7 @@ class BookingRules:
                 resolved.add(actor)
                 continue
             role = await self.repository.current(
-                resource_type="PractitionerRole", resource_id=role_id, session=session
+                resource_type="PractitionerRole", resource_id=role_id, session=wctx.session
             )
             reference = ((role.resource or {}).get("practitioner") or {}).get("reference") if role else None
             practitioner = reference_key(reference, self.base_url) if isinstance(reference, str) else None
@@ -83,35 +73,46 @@ class BookingRules:
         return frozenset(resolved)
 
     async def _check_free(
-        self, appointment_id: str, actors: frozenset[str], interval: Interval, session: Session
+        self, appointment_id: str, actors: frozenset[str], interval: Interval, wctx: WriteContext
     ) -> None:
         # Claims in a fixed order, so transactions booking the same actors meet on the first one.
         for actor in sorted(actors):
-            await self.repository.claim(f"booking:{actor}", session)
+            await self.repository.claim(f"booking:{actor}", wctx.session)
         for actor in sorted(actors):
             clashes = await self.ledger.overlapping(
-                actor=actor, interval=interval, exclude=appointment_id, session=session
+                actor=actor,
+                start=interval.start,
+                end=interval.end,
+                exclude=appointment_id,
+                session=wctx.session,
             )
             if clashes:
-                await self._refuse(actor, [doc["a"] for doc in clashes], session)
+                await self._refuse(actor, clashes, wctx)
 
-    async def _refuse(self, actor: str, appointment_ids: list[str], session: Session) -> None:
+    async def _refuse(self, actor: str, appointment_ids: list[str], wctx: WriteContext) -> None:
+        """409 naming the participant (the writer named it in its own appointment; a caller confined
+        to a patient may name no other) and the other appointments only when the writer may see them."""
         stored = await self.repository.read_many(
-            resource_type="Appointment", resource_ids=appointment_ids, session=session
+            resource_type="Appointment", resource_ids=appointment_ids, session=wctx.session
         )
-        named = sorted(f"Appointment/{s.id}" for s in stored if self._may_name(s.resource))
+        writer = wctx.cause or wctx.ctx
+        named = sorted(
+            f"Appointment/{s.id}"
+            for s in stored
+            if s.resource is not None and self.services.guard.can_see(writer, s.resource)
+        )
         which = f": it overlaps {', '.join(named)}" if named else ""
         raise BookingConflict(
             f"{actor} is already booked at that time{which}", conflicting=tuple(appointment_ids)
         )
 
     async def _move_slots(
-        self, appointment_id: str, before: BookingFacts, after: BookingFacts, session: Session
+        self, appointment_id: str, before: BookingFacts, after: BookingFacts, wctx: WriteContext
     ) -> None:
         for slot_id in sorted(before.slots - after.slots):
-            await self.slots.release(slot_id=slot_id, appointment_id=appointment_id, session=session)
+            await self.slots.release(slot_id=slot_id, appointment_id=appointment_id, wctx=wctx)
         for slot_id in sorted(after.slots - before.slots):
-            await self.slots.take(slot_id=slot_id, appointment_id=appointment_id, session=session)
+            await self.slots.take(slot_id=slot_id, appointment_id=appointment_id, wctx=wctx)
 
 
 def _status(resource: dict[str, Any] | None) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fhir_server.errors import BadRequest
-from fhir_server.operations.base import first_value
+from fhir_server.parameters import first_value
 from fhir_server.store.references import reference_key
 
 

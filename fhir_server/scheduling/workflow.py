@@ -4,16 +4,16 @@ the access gate and the write checks apply exactly as for a plain create or upda
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from fhir_server.context import RequestContext
 from fhir_server.errors import BadRequest, Unprocessable
 from fhir_server.interactions import crud
 from fhir_server.scheduling.appointments import parse_moment
-from fhir_server.scheduling.install import scheduling_ready
 from fhir_server.scheduling.statuses import ACTIVE, BOOKED, CANCELLED, PENDING, PROPOSED, WAITLIST
-from fhir_server.services import Services, Session
-from fhir_server.store.repository import WriteResult
+from fhir_server.services import Services
+from fhir_server.store.repository import Session, WriteResult
 
 RESCHEDULABLE: Final = frozenset({PROPOSED, PENDING, BOOKED, WAITLIST})
 ACCEPTED: Final = "accepted"
@@ -26,10 +26,14 @@ def _participants(existing: list[dict[str, Any]], references: list[str]) -> list
     return [*existing, *added]
 
 
-async def _ready(services: Services) -> None:
-    """Collections and indexes exist before the transaction starts (they may not be built inside one)."""
-    await services.repository.ensure_collections(["Appointment", "Slot", "Schedule"])
-    await scheduling_ready(services)
+async def _run(
+    services: Services, session: Session | None, work: Callable[[Session], Awaitable[WriteResult]]
+) -> WriteResult:
+    """Run ``work`` in the caller's transaction, or in a new one once the collections it touches
+    have their indexes (those cannot be built inside a transaction)."""
+    if session is None:
+        await services.repository.ensure_collections(["Appointment", "Slot", "Schedule"])
+    return await services.in_transaction(session, work)
 
 
 async def _read(
@@ -49,6 +53,7 @@ async def book_slot(
     slot_id: str,
     patient: str | None,
     template: dict[str, Any] | None,
+    session: Session | None = None,
 ) -> WriteResult:
     """Create an Appointment for a free Slot: its time, the schedule's actors and the patient as
     participants, the slot referenced and marked busy, all in one transaction."""
@@ -80,12 +85,16 @@ async def book_slot(
             services=services, ctx=ctx, resource_type="Appointment", body=appointment, session=session
         )
 
-    await _ready(services)
-    return await services.in_transaction(None, work)
+    return await _run(services, session, work)
 
 
 async def cancel_appointment(
-    *, services: Services, ctx: RequestContext, appointment_id: str, reason: dict[str, Any] | None
+    *,
+    services: Services,
+    ctx: RequestContext,
+    appointment_id: str,
+    reason: dict[str, Any] | None,
+    session: Session | None = None,
 ) -> WriteResult:
     """Set the status to cancelled (with ``cancelationReason``); the hook frees its time and slots.
     Cancelling a cancelled appointment changes nothing (a retried request does not fail)."""
@@ -114,8 +123,7 @@ async def cancel_appointment(
             session=session,
         )
 
-    await _ready(services)
-    return await services.in_transaction(None, work)
+    return await _run(services, session, work)
 
 
 async def reschedule_appointment(
@@ -126,6 +134,7 @@ async def reschedule_appointment(
     start: str | None,
     end: str | None,
     slot_id: str | None,
+    session: Session | None = None,
 ) -> WriteResult:
     """Move an appointment to a new [start, end) or to a new slot, atomically: the old slots are
     freed and the new one taken in the same transaction, or nothing changes. Participants stay."""
@@ -167,8 +176,7 @@ async def reschedule_appointment(
             session=session,
         )
 
-    await _ready(services)
-    return await services.in_transaction(None, work)
+    return await _run(services, session, work)
 
 
 def _refresh_duration(appointment: dict[str, Any]) -> None:

@@ -21,7 +21,8 @@ _MS = timedelta(milliseconds=1)
 
 _DATE = re.compile(
     r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?"
-    r"(Z|[+-]\d{2}:\d{2})?)?)?)?$"
+    r"(Z|[+-]\d{2}:\d{2})?)?)?)?$",
+    re.ASCII,
 )
 
 YEAR, MONTH, DAY, MINUTE, SECOND, MILLI = range(6)

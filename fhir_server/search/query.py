@@ -190,7 +190,7 @@ class QueryParser:
     # ----- control parameters ----------------------------------------------------------------------
 
     def _count(self, query: SearchQuery, value: str) -> None:
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             raise ParamError("_count takes a non-negative integer")
         query.count = min(int(value), self.max_count)
 

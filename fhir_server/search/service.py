@@ -9,6 +9,7 @@ query, fetch one keyset page per searched type (``paging``), add ``_include``/``
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from functools import cmp_to_key
 from typing import Any
@@ -107,6 +108,40 @@ class SearchService:
         collection = self.db[resource_collection_name(resource_type)]
         cursor = collection.find(query, {f.ID: 1}, limit=limit, session=session)
         return [doc[f.ID] async for doc in cursor]
+
+    async def duplicate_identifiers(
+        self, *, resource_type: str, system: str, limit: int = 1000
+    ) -> list[tuple[str, list[str]]]:
+        """(value, ids) for every identifier value of ``system`` that more than one current
+        resource of the type carries: what to merge before the system can be declared unique."""
+        field = f.main_field("identifier")
+        prefix = f"{system}|"
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {field: {"$gte": prefix, "$lt": prefix + "\uffff"}, f.DELETED: {"$ne": True}}},
+            {"$project": {f.ID: 1, "entry": f"${field}"}},
+            {"$unwind": "$entry"},
+            {"$match": {"entry": {"$gt": prefix, "$lt": prefix + "\uffff"}}},
+            {"$group": {"_id": "$entry", "ids": {"$addToSet": f"${f.ID}"}}},
+            {"$match": {"ids.1": {"$exists": True}}},
+            {"$sort": {"_id": 1}},
+            {"$limit": limit},
+        ]
+        collection = self.db[resource_collection_name(resource_type)]
+        cursor = await collection.aggregate(pipeline)
+        return [(str(doc["_id"])[len(prefix) :], sorted(doc["ids"])) async for doc in cursor]
+
+    async def matching(
+        self, *, resource_type: str, params: list[tuple[str, str]], limit: int
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every current resource matching the criteria (strict), streamed, at most ``limit``;
+        no access constraint: the caller decides what may leave (e.g. a report's totals)."""
+        parser = self.parser(now=datetime.now(UTC))
+        criteria = parser.criteria_for(resource_type, params)
+        resolver = Resolver(self.db, hop_limit=self.settings.search_hop_limit)
+        query = build_filter(await resolver.clauses(resource_type, criteria), trailing=[NOT_DELETED])
+        collection = self.db[resource_collection_name(resource_type)]
+        async for doc in collection.find(query, {f.RESOURCE: 1}, limit=limit, batch_size=1000):
+            yield doc[f.RESOURCE]
 
     # ----- search ----------------------------------------------------------------------------------
 

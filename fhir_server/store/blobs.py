@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 _KEY_PATTERN: Final = re.compile(r"[0-9a-f]{32}")
-_RANGE_PATTERN: Final = re.compile(r"bytes=(\d*)-(\d*)")
+_RANGE_PATTERN: Final = re.compile(r"bytes=(\d*)-(\d*)", re.ASCII)
 _UNSAFE_FILENAME_CHARS: Final = re.compile(r"[^A-Za-z0-9._() -]+")
 MAX_FILENAME_LENGTH: Final = 120
 

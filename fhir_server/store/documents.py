@@ -35,3 +35,17 @@ def resource_collection_name(resource_type: str) -> str:
 
 def history_id(resource_type: str, resource_id: str, version: int) -> str:
     return f"{resource_type}/{resource_id}/{version}"
+
+
+# The booking ledger: one document per (time-holding appointment, exclusive actor), kept by the
+# scheduling rules in the appointment's own transaction (fhir_server.store.ledgers).
+BOOKINGS_COLLECTION: Final = "appointment_bookings"
+B_APPOINTMENT: Final = "a"  # appointment id
+B_ACTOR: Final = "actor"  # "Practitioner/1", "Patient/2", "Location/3" ...
+B_START: Final = "s"  # datetime, UTC, inclusive
+B_END: Final = "e"  # datetime, UTC, exclusive
+
+# The Binary ledger: which resources ever pointed at which Binary (fhir_server.store.ledgers).
+BINARY_REFS_COLLECTION: Final = "binary_refs"
+BR_BINARY: Final = "b"  # the Binary's id
+BR_REFERRER: Final = "r"  # "DocumentReference/7": the resource pointing at it

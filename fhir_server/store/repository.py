@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -22,9 +22,11 @@ from pymongo.errors import DuplicateKeyError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
+from fhir_server.context import Principal, RequestContext
 from fhir_server.errors import Conflict, Gone, NotFound, PreconditionFailed
 from fhir_server.store import documents as f
 from fhir_server.store.references import outgoing_references
+from fhir_server.store.schema import Schema
 
 logger = logging.getLogger(__name__)
 
@@ -41,22 +43,76 @@ class Indexer(Protocol):
     def compartments(self, resource: dict[str, Any]) -> list[str]: ...
 
 
+@dataclass(frozen=True)
+class WriteContext:
+    """Who writes and in which transaction: every repository write, its guard and its hooks get it.
+
+    ``cause`` is set on a *consequence*: a write the server's own rules make because of the
+    caller's write (a Slot turning busy when an Appointment books it). It runs as the server
+    (``Principal.system()``) and names the caller whose write caused it.
+    """
+
+    ctx: RequestContext
+    session: Session
+    cause: RequestContext | None = None
+
+    def consequence(self) -> WriteContext:
+        """The context of a write the server makes because of this one."""
+        return WriteContext(
+            ctx=replace(self.ctx, principal=Principal.system()),
+            session=self.session,
+            cause=self.cause or self.ctx,
+        )
+
+
+@dataclass(frozen=True)
+class Change:
+    """One write, as hooks see it: ``previous`` is the replaced content (None on create),
+    ``current`` the new one (None on delete)."""
+
+    resource_type: str
+    resource_id: str
+    previous: dict[str, Any] | None
+    current: dict[str, Any] | None
+    method: str  # POST, PUT, PATCH or DELETE
+
+
 class WriteHook(Protocol):
     """Runs inside the write's transaction, after the new version is known and before commit.
+    Raising aborts the whole transaction."""
 
-    ``previous`` is the replaced content (None on create), ``current`` the new one (None on delete).
-    Raising aborts the whole transaction.
+    async def __call__(self, wctx: WriteContext, change: Change) -> None: ...
+
+
+class WriteGuard(Protocol):
+    """Decides, before anything is written, whether the caller may make this write at all.
+
+    ``existing`` is the current version (a deletion included) or None when the id was never used;
+    ``incoming`` the new content (None for a delete); ``method`` POST, PUT, PATCH or DELETE.
     """
 
     async def __call__(
         self,
+        wctx: WriteContext,
         *,
-        session: Session,
         resource_type: str,
         resource_id: str,
-        previous: dict[str, Any] | None,
-        current: dict[str, Any] | None,
+        existing: StoredResource | None,
+        incoming: dict[str, Any] | None,
+        method: str,
     ) -> None: ...
+
+
+async def _allow_all(
+    wctx: WriteContext,
+    *,
+    resource_type: str,
+    resource_id: str,
+    existing: StoredResource | None,
+    incoming: dict[str, Any] | None,
+    method: str,
+) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -145,30 +201,27 @@ def _stored_history(doc: Document) -> StoredResource:
     )
 
 
-def _base_indexes() -> list[IndexModel]:
-    return [
-        IndexModel([(f.REFERENCES, ASCENDING)], name="refs"),
-        IndexModel([(f.LAST_UPDATED, ASCENDING), (f.ID, ASCENDING)], name="lu_id"),
-    ]
-
-
 class ResourceRepository:
-    """Versioned CRUD and history over ``resources.<Type>`` and ``history`` collections."""
+    """Versioned CRUD and history over ``resources.<Type>`` and ``history`` collections.
+
+    Every write names a :class:`WriteContext`; the ``guard`` sees it before anything is written
+    (the pipeline installs the access gate there), then the write and its hooks run in its session.
+    """
 
     def __init__(
         self,
         *,
         db: AsyncDatabase[Document],
         indexer: Indexer,
-        index_models: Callable[[str], list[IndexModel]],
+        schema: Schema,
         base_url: str,
     ) -> None:
         self.db = db
         self.indexer = indexer
-        self._index_models = index_models
+        self.schema = schema
         self.base_url = base_url.rstrip("/")
+        self.guard: WriteGuard = _allow_all
         self.hooks: list[WriteHook] = []
-        self._ready_types: set[str] = set()
 
     # ----- collections -------------------------------------------------------------------------
 
@@ -176,36 +229,16 @@ class ResourceRepository:
         return self.db[f.resource_collection_name(resource_type)]
 
     @property
-    def history_collection(self) -> AsyncCollection[Document]:
+    def _history(self) -> AsyncCollection[Document]:
         return self.db[f.HISTORY_COLLECTION]
 
-    async def ensure_base_collections(self) -> None:
-        """History and claims indexes; called once at start-up."""
-        await self.history_collection.create_indexes(
-            [
-                IndexModel(
-                    [(f.H_TYPE, ASCENDING), (f.H_ID, ASCENDING), (f.VERSION, DESCENDING)], name="t_id_v"
-                ),
-                IndexModel([(f.H_TYPE, ASCENDING), (f.LAST_UPDATED, DESCENDING)], name="t_lu"),
-                IndexModel([(f.LAST_UPDATED, DESCENDING)], name="lu"),
-            ]
-        )
-        await self.db[f.CLAIMS_COLLECTION].create_index([("k", ASCENDING)], name="k")
-
     async def ensure_collections(self, resource_types: Iterable[str]) -> None:
-        """Create each type's collection and indexes before first use (never inside a transaction)."""
-        for resource_type in resource_types:
-            if resource_type in self._ready_types:
-                continue
-            models = _base_indexes() + self._index_models(resource_type)
-            await self.collection(resource_type).create_indexes(models)
-            self._ready_types.add(resource_type)
+        """Each type's collection and indexes exist before first use (never inside a transaction)."""
+        await self.schema.ready(resource_types)
 
     async def known_types(self) -> list[str]:
         """Resource types that have a collection (for system-wide queries)."""
-        prefix = f.resource_collection_name("")
-        names = await self.db.list_collection_names()
-        return sorted(name[len(prefix) :] for name in names if name.startswith(prefix))
+        return await self.schema.stored_types()
 
     # ----- transactions --------------------------------------------------------------------------
 
@@ -215,7 +248,7 @@ class ResourceRepository:
             return await session.with_transaction(
                 work,
                 read_concern=ReadConcern("snapshot"),
-                write_concern=WriteConcern("majority"),
+                write_concern=WriteConcern("majority", j=True),
             )
 
     async def claim(self, key: str, session: Session) -> None:
@@ -256,18 +289,41 @@ class ResourceRepository:
         )
         return [_stored(resource_type, doc) async for doc in cursor]
 
+    async def all_current(self, resource_type: str) -> AsyncIterator[dict[str, Any]]:
+        """Every current resource of a type (start-up loading of small types, e.g. SearchParameter)."""
+        cursor = self.collection(resource_type).find({f.DELETED: {"$ne": True}}, {f.RESOURCE: 1})
+        async for doc in cursor:
+            yield doc[f.RESOURCE]
+
+    async def version(
+        self, *, resource_type: str, resource_id: str, version: int, session: Session | None = None
+    ) -> StoredResource | None:
+        """One version from history (a deletion included), or None when there is no such version."""
+        doc = await self._history.find_one(
+            {f.ID: f.history_id(resource_type, resource_id, version)}, session=session
+        )
+        return None if doc is None else _stored_history(doc)
+
     async def vread(
         self, *, resource_type: str, resource_id: str, version: int, session: Session | None = None
     ) -> StoredResource:
-        doc = await self.history_collection.find_one(
-            {f.ID: f.history_id(resource_type, resource_id, version)}, session=session
+        stored = await self.version(
+            resource_type=resource_type, resource_id=resource_id, version=version, session=session
         )
-        if doc is None:
+        if stored is None:
             raise NotFound(f"{resource_type}/{resource_id} has no version {version}")
-        stored = _stored_history(doc)
         if stored.deleted:
             raise Gone(f"version {version} of {resource_type}/{resource_id} is a deletion")
         return stored
+
+    async def versions(
+        self, *, resource_type: str, resource_id: str, session: Session | None = None
+    ) -> list[StoredResource]:
+        """Every stored version of one resource, oldest first."""
+        cursor = self._history.find({f.H_TYPE: resource_type, f.H_ID: resource_id}, session=session).sort(
+            f.VERSION, ASCENDING
+        )
+        return [_stored_history(doc) async for doc in cursor]
 
     # ----- writes --------------------------------------------------------------------------------
 
@@ -276,21 +332,35 @@ class ResourceRepository:
         *,
         resource_type: str,
         resource: dict[str, Any],
-        session: Session,
+        wctx: WriteContext,
         resource_id: str | None = None,
     ) -> WriteResult:
-        """Store a new resource (server-assigned id unless given). Caller runs it in a transaction."""
-        resource_id = resource_id or new_id()
+        """Store a new resource (server-assigned id unless given). Runs in ``wctx``'s transaction."""
+        if resource_id is None:
+            resource_id = new_id()
+            await self.guard(
+                wctx,
+                resource_type=resource_type,
+                resource_id=resource_id,
+                existing=None,
+                incoming=resource,
+                method="POST",
+            )
+        return await self._insert(resource_type, resource_id, resource, wctx, "POST")
+
+    async def _insert(
+        self, resource_type: str, resource_id: str, resource: dict[str, Any], wctx: WriteContext, method: str
+    ) -> WriteResult:
         moment = now()
         stamped = _stamp(resource, resource_id, 1, moment)
         try:
             await self.collection(resource_type).insert_one(
-                self._document(stamped, 1, moment), session=session
+                self._document(stamped, 1, moment), session=wctx.session
             )
         except DuplicateKeyError:
             raise Conflict(f"{resource_type}/{resource_id} already exists") from None
-        await self._record(resource_type, resource_id, 1, moment, "POST", stamped, session)
-        await self._run_hooks(session, resource_type, resource_id, None, stamped)
+        await self._record(resource_type, resource_id, 1, moment, method, stamped, wctx.session)
+        await self._run_hooks(wctx, Change(resource_type, resource_id, None, stamped, method))
         return WriteResult(StoredResource(resource_type, resource_id, 1, moment, stamped), created=True)
 
     async def update(
@@ -299,18 +369,20 @@ class ResourceRepository:
         resource_type: str,
         resource_id: str,
         resource: dict[str, Any],
-        session: Session,
+        wctx: WriteContext,
         expected_version: int | None = None,
         method: str = "PUT",
     ) -> WriteResult:
         """Replace the current version (or create with this id). A no-op update keeps the version."""
-        existing = await self.current(resource_type=resource_type, resource_id=resource_id, session=session)
+        existing = await self.current(
+            resource_type=resource_type, resource_id=resource_id, session=wctx.session
+        )
         return await self.replace(
             existing=existing,
             resource_type=resource_type,
             resource_id=resource_id,
             resource=resource,
-            session=session,
+            wctx=wctx,
             expected_version=expected_version,
             method=method,
         )
@@ -322,12 +394,20 @@ class ResourceRepository:
         resource_type: str,
         resource_id: str,
         resource: dict[str, Any],
-        session: Session,
+        wctx: WriteContext,
         expected_version: int | None = None,
         method: str = "PUT",
     ) -> WriteResult:
-        """``update`` when the caller has just read ``existing`` (the current version, or None) in
-        this transaction: saves reading it again."""
+        """``update`` when the caller has just read ``existing`` (the current version, a deletion,
+        or None) in this transaction: saves reading it again."""
+        await self.guard(
+            wctx,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            existing=existing,
+            incoming=resource,
+            method=method,
+        )
         if expected_version is not None and (existing is None or existing.version != expected_version):
             found = "no version" if existing is None else f"version {existing.version}"
             raise PreconditionFailed(
@@ -335,9 +415,7 @@ class ResourceRepository:
                 f"found {found}"
             )
         if existing is None:
-            return await self.create(
-                resource_type=resource_type, resource=resource, session=session, resource_id=resource_id
-            )
+            return await self._insert(resource_type, resource_id, resource, wctx, method)
         if existing.resource is not None and _content_without_meta(
             existing.resource
         ) == _content_without_meta({**resource, "id": resource_id}):
@@ -348,14 +426,16 @@ class ResourceRepository:
         result = await self.collection(resource_type).replace_one(
             {f.ID: resource_id, f.VERSION: existing.version},
             self._document(stamped, version, moment),
-            session=session,
+            session=wctx.session,
         )
         if result.matched_count != 1:  # a concurrent writer won; the transaction retry re-reads
             raise PreconditionFailed(f"{resource_type}/{resource_id} changed concurrently")
-        await self._record(resource_type, resource_id, version, moment, method, stamped, session)
-        await self._run_hooks(session, resource_type, resource_id, existing.resource, stamped)
+        await self._record(resource_type, resource_id, version, moment, method, stamped, wctx.session)
+        await self._run_hooks(wctx, Change(resource_type, resource_id, existing.resource, stamped, method))
+        # Re-creating a deleted resource is a creation for the client (201), version numbers go on.
         return WriteResult(
-            StoredResource(resource_type, resource_id, version, moment, stamped), created=False
+            StoredResource(resource_type, resource_id, version, moment, stamped),
+            created=existing.resource is None,
         )
 
     async def delete(
@@ -363,17 +443,27 @@ class ResourceRepository:
         *,
         resource_type: str,
         resource_id: str,
-        session: Session,
+        wctx: WriteContext,
         expected_version: int | None = None,
     ) -> StoredResource | None:
         """Soft delete: a tombstone version. Returns it, or None when there was nothing to delete."""
-        existing = await self.current(resource_type=resource_type, resource_id=resource_id, session=session)
+        existing = await self.current(
+            resource_type=resource_type, resource_id=resource_id, session=wctx.session
+        )
         if expected_version is not None and (existing is None or existing.version != expected_version):
             raise PreconditionFailed(
                 f"If-Match expected version {expected_version} of {resource_type}/{resource_id}"
             )
         if existing is None or existing.deleted:
             return None
+        await self.guard(
+            wctx,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            existing=existing,
+            incoming=None,
+            method="DELETE",
+        )
         version = existing.version + 1
         moment = now()
         tombstone: Document = {
@@ -387,13 +477,22 @@ class ResourceRepository:
             f.REFERENCES: [],
         }
         result = await self.collection(resource_type).replace_one(
-            {f.ID: resource_id, f.VERSION: existing.version}, tombstone, session=session
+            {f.ID: resource_id, f.VERSION: existing.version}, tombstone, session=wctx.session
         )
         if result.matched_count != 1:
             raise PreconditionFailed(f"{resource_type}/{resource_id} changed concurrently")
-        await self._record(resource_type, resource_id, version, moment, "DELETE", None, session)
-        await self._run_hooks(session, resource_type, resource_id, existing.resource, None)
+        await self._record(resource_type, resource_id, version, moment, "DELETE", None, wctx.session)
+        await self._run_hooks(wctx, Change(resource_type, resource_id, existing.resource, None, "DELETE"))
         return StoredResource(resource_type, resource_id, version, moment, None)
+
+    async def expunge(
+        self, *, resource_type: str, resource_id: str, session: Session
+    ) -> list[StoredResource]:
+        """Remove a resource and every version of it for good; returns the versions removed."""
+        removed = await self.versions(resource_type=resource_type, resource_id=resource_id, session=session)
+        await self._history.delete_many({f.H_TYPE: resource_type, f.H_ID: resource_id}, session=session)
+        await self.collection(resource_type).delete_one({f.ID: resource_id}, session=session)
+        return removed
 
     async def referencing(
         self, *, target: str, session: Session | None = None, limit: int = 10
@@ -414,6 +513,43 @@ class ResourceRepository:
             if len(found) >= limit:
                 break
         return found[:limit]
+
+    async def reindex(self, *, resource_type: str, batch_size: int = 500) -> int:
+        """Re-extract the search index and compartments of every current resource of a type.
+
+        In ``_id`` order, in batches; a document is rewritten only if its version is still the one
+        read, so a concurrent write (which stored a fresh index itself) wins. Returns the count."""
+        await self.schema.refresh(resource_type)
+        collection = self.collection(resource_type)
+        done = 0
+        last_id: str | None = None
+        while True:
+            query: Document = {f.DELETED: {"$ne": True}}
+            if last_id is not None:
+                query[f.ID] = {"$gt": last_id}
+            cursor = collection.find(
+                query, {f.RESOURCE: 1, f.VERSION: 1}, sort=[(f.ID, ASCENDING)], limit=batch_size
+            )
+            batch = [doc async for doc in cursor]
+            if not batch:
+                return done
+            updates = [
+                UpdateOne(
+                    {f.ID: doc[f.ID], f.VERSION: doc.get(f.VERSION)},
+                    {
+                        "$set": {
+                            f.INDEX: self.indexer.extract(doc[f.RESOURCE]),
+                            f.COMPARTMENTS: self.indexer.compartments(doc[f.RESOURCE]),
+                        }
+                    },
+                )
+                for doc in batch
+                if doc.get(f.RESOURCE)
+            ]
+            if updates:
+                result = await collection.bulk_write(updates, ordered=False)
+                done += result.modified_count
+            last_id = batch[-1][f.ID]
 
     # ----- history -------------------------------------------------------------------------------
 
@@ -444,14 +580,17 @@ class ResourceRepository:
             lu, hid = after
             query["$or"] = [{f.LAST_UPDATED: {"$lt": lu}}, {f.LAST_UPDATED: lu, f.ID: {"$lt": hid}}]
         cursor = (
-            self.history_collection.find(query)
-            .sort([(f.LAST_UPDATED, DESCENDING), (f.ID, DESCENDING)])
-            .limit(count)
+            self._history.find(query).sort([(f.LAST_UPDATED, DESCENDING), (f.ID, DESCENDING)]).limit(count)
         )
         versions = [_stored_history(doc) async for doc in cursor]
         if at is not None:
             versions = self._current_at(versions)
         return versions
+
+    @staticmethod
+    def history_key(version: StoredResource) -> str:
+        """The keyset position of a history entry (its history id), for paging."""
+        return f.history_id(version.resource_type, version.id, version.version)
 
     @staticmethod
     def _current_at(versions: list[StoredResource]) -> list[StoredResource]:
@@ -499,23 +638,10 @@ class ResourceRepository:
             f.RESOURCE: resource,
         }
         try:
-            await self.history_collection.insert_one(entry, session=session)
+            await self._history.insert_one(entry, session=session)
         except DuplicateKeyError:
             raise PreconditionFailed(f"{resource_type}/{resource_id} changed concurrently") from None
 
-    async def _run_hooks(
-        self,
-        session: Session,
-        resource_type: str,
-        resource_id: str,
-        previous: dict[str, Any] | None,
-        current: dict[str, Any] | None,
-    ) -> None:
+    async def _run_hooks(self, wctx: WriteContext, change: Change) -> None:
         for hook in self.hooks:
-            await hook(
-                session=session,
-                resource_type=resource_type,
-                resource_id=resource_id,
-                previous=previous,
-                current=current,
-            )
+            await hook(wctx, change)

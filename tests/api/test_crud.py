@@ -128,7 +128,7 @@ async def test_delete_then_read_is_gone_and_history_keeps_it(client: httpx.Async
     assert (await client.get(f"{url}/_history/1")).status_code == 200
     assert (await client.delete(url)).status_code == 204  # deleting again is idempotent
     revived = await client.put(url, json=created, headers=FHIR_JSON)
-    assert revived.status_code == 200
+    assert revived.status_code == 201  # re-creating a deleted resource is a creation
     assert revived.json()["meta"]["versionId"] == "3"
 
 

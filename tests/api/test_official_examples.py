@@ -78,7 +78,7 @@ def examples(shared_dir: Path) -> list[dict[str, Any]]:
 
 async def test_official_examples_round_trip(app_factory: AppFactory, shared_dir: Path) -> None:
     app: FastAPI = await app_factory()
-    served = set(app.state.registry.resource_types())
+    served = set(app.state.services.registry.resource_types())
     resources = [resource for resource in examples(shared_dir) if resource["resourceType"] in served]
     assert len(resources) > 250
     async with client_for(app) as client:

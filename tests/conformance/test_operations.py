@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from starlette.requests import Request
 
 from fhir_server.conformance.validator import ProfileValidator
 from fhir_server.context import Principal, RequestContext
 from fhir_server.errors import BadRequest, NotFound
+from fhir_server.interactions.call import Call
+from fhir_server.interactions.operation import Level, OperationCall
+from fhir_server.interactions.target import Shape, Target
 from fhir_server.operations import expand, validate
-from fhir_server.operations.base import Level, OperationCall
+from fhir_server.services import Services
 
 from .conftest import CLINIC
 
@@ -28,12 +30,13 @@ def _call(
     parameters: list[JsonDict] | None = None,
     body: JsonDict | None = None,
 ) -> OperationCall:
-    app = SimpleNamespace(state=SimpleNamespace(validator=validator))
+    shape = Shape.INSTANCE_OPERATION if resource_id is not None else Shape.TYPE_OPERATION
+    target = Target(shape, resource_type, resource_id, operation="validate")
+    ctx = RequestContext(principal=Principal.system(), base_url="http://test/fhir")
     return OperationCall(
-        ctx=RequestContext(principal=Principal.system(), base_url="http://test/fhir"),
-        request=Request({"type": "http", "app": app}),
-        resource_type=resource_type,
-        resource_id=resource_id,
+        call=Call("POST", target, ctx),
+        # $validate and $expand use only the validator (the stored-resource path is tested over HTTP).
+        services=cast(Services, SimpleNamespace(validator=validator)),
         parameters={"resourceType": "Parameters", "parameter": parameters or []},
         body=body,
     )

@@ -131,15 +131,21 @@ async def test_expunge_refuses_what_current_resources_reference(local_docs: Docu
     assert (await local_docs.client.post(f"{BASE}/DocumentReference/nope/$expunge")).status_code == 404
 
 
-async def test_expunge_needs_the_delete_permission(app_factory: AppFactory) -> None:
+async def test_expunge_is_for_administrators_only(app_factory: AppFactory) -> None:
     app = await app_factory(auth_enabled=True)
     settings = app.state.settings
     staff = make_dev_token(settings=settings, scope="user/Binary.crus user/DocumentReference.crus")
-    admin = make_dev_token(settings=settings, scope="user/Binary.cruds user/DocumentReference.cruds")
+    deleter = make_dev_token(settings=settings, scope="user/Binary.cruds user/DocumentReference.cruds")
+    admin = make_dev_token(settings=settings, scope="user/*.cruds", allow_wildcard=True)
     async with client_for(app, Authorization=f"Bearer {staff}") as client:
         binary = await upload_sample(client, "sample.pdf", "application/pdf")
         refused = await client.post(f"{BASE}/Binary/{binary['id']}/$expunge")
         assert refused.status_code == 403
+    async with client_for(app, Authorization=f"Bearer {deleter}") as client:
+        # Deleting is not expunging: removing history for good is an administrator's act.
+        refused = await client.post(f"{BASE}/Binary/{binary['id']}/$expunge")
+        assert refused.status_code == 403
+        assert "administrative" in refused.json()["issue"][0]["diagnostics"]
     async with client_for(app, Authorization=f"Bearer {admin}") as client:
         allowed = await client.post(f"{BASE}/Binary/{binary['id']}/$expunge")
         assert allowed.status_code == 200, allowed.text

@@ -68,7 +68,7 @@ def _ctx() -> RequestContext:
 
 
 async def _import(app: FastAPI, export: ClinicExport) -> ClinicImportReport:
-    return await import_clinic(services=app.state.services, ctx=_ctx(), export=export)
+    return await import_clinic(pipeline=app.state.pipeline, ctx=_ctx(), export=export)
 
 
 # Published by the server itself at start-up, not by the import.
@@ -141,7 +141,7 @@ async def test_the_example_file_is_imported_whole_and_reads_back_as_the_same_rec
             match = _LITERAL.match(reference)
             assert match is not None and (match[1], match[2]) in ids, reference
 
-    validator = app.state.validator
+    validator = app.state.services.validator
     for item in from_api:
         claimed = item.get("meta", {}).get("profile", [])
         errors = [issue for issue in validator.validate(item, profiles=claimed) if issue.severity == "error"]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from fhir_server.errors import BadRequest, Unprocessable
 from fhir_server.search.indexer import SearchIndexer
-from fhir_server.search.reindex import reindex
+from fhir_server.search.indexes import index_models
+from fhir_server.store.repository import ResourceRepository
+from fhir_server.store.schema import Schema
 from tests.search.conftest import BASE, Store
 
 
@@ -71,10 +75,10 @@ async def test_custom_parameter_and_reindex(store: Store) -> None:
     assert await store.ids("Patient", "eye-color=blue") == []  # stored before the parameter existed
     await store.put(with_eyes("new", "blue"))  # indexed on write
     assert await store.ids("Patient", "eye-color=blue") == ["new"]
-    counts = await reindex(
-        db=store.db, registry=registry, indexer=indexer, resource_types=["Patient"], batch_size=1
+    repository = ResourceRepository(
+        db=store.db, indexer=indexer, schema=Schema(store.db, partial(index_models, registry)), base_url=BASE
     )
-    assert counts == {"Patient": 1}  # "new" was already up to date
+    assert await repository.reindex(resource_type="Patient", batch_size=1) == 1  # "new" was up to date
     assert await store.ids("Patient", "eye-color=blue") == ["new", "old"]
     assert await store.ids("Patient", "eye-color:not=blue") == []
 

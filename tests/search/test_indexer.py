@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from fhir_server.conformance.registry import ConformanceRegistry
-from fhir_server.operations.base import Level
+from fhir_server.interactions.operation import Level
 from fhir_server.operations.reindex import OPERATIONS
 from fhir_server.search import fields as f
 from fhir_server.search.fhirpath import compile_expression

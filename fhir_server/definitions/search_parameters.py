@@ -9,7 +9,6 @@ from fhir_server.conformance.registry import ConformanceRegistry
 from fhir_server.context import RequestContext
 from fhir_server.errors import FhirError
 from fhir_server.services import Services
-from fhir_server.store import documents as f
 
 logger = logging.getLogger(__name__)
 
@@ -27,9 +26,7 @@ def install_custom_search_parameters(services: Services, registry: ConformanceRe
 async def load_stored_search_parameters(services: Services, registry: ConformanceRegistry) -> int:
     """Register the SearchParameters stored earlier (at start-up: the registry lives in memory)."""
     loaded = 0
-    collection = services.repository.collection("SearchParameter")
-    async for doc in collection.find({f.DELETED: {"$ne": True}}, {f.RESOURCE: 1}):
-        resource = doc[f.RESOURCE]
+    async for resource in services.repository.all_current("SearchParameter"):
         if resource.get("status") == "retired":
             continue
         try:

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import base64
 from email.utils import parsedate_to_datetime
-from typing import Final
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from fhir_server.api.negotiation import media_type
-from fhir_server.api.responses import not_modified, read_response, version_headers
-from fhir_server.api.rest import shaped
 from fhir_server.documents.blob_ref import blob_ref_of
+from fhir_server.interactions.call import Call
+from fhir_server.interactions.outcome import Rendered, not_modified
 from fhir_server.services import Services
 from fhir_server.store.blobs import parse_range_header
 from fhir_server.store.repository import StoredResource
@@ -55,27 +55,26 @@ def wants_resource(request: Request, content_type: str) -> bool:
     return bool(offered & FHIR_MEDIA_TYPES)
 
 
-async def binary_response(request: Request, services: Services, stored: StoredResource) -> Response:
-    """The answer to a read or vread of a Binary (see module doc)."""
+def content_type_of(stored: StoredResource) -> str:
+    """The Binary's content type as served: its canonical form (parameters dropped: text was
+    checked to be UTF-8, and Starlette labels text/* as such)."""
     assert stored.resource is not None
-    # Served as its canonical type (parameters dropped): text was checked to be UTF-8, and
-    # Starlette labels text/* as such.
-    content_type = media_type_essence(str(stored.resource.get("contentType", "application/octet-stream")))
-    if wants_resource(request, content_type):
-        return await resource_response(request, services, stored)
-    return await content_response(request, services, stored, content_type)
+    return media_type_essence(str(stored.resource.get("contentType", "application/octet-stream")))
 
 
-async def resource_response(request: Request, services: Services, stored: StoredResource) -> Response:
-    assert stored.resource is not None
-    body = stored.resource
+async def with_inline_data(
+    services: Services, stored: StoredResource, body: dict[str, Any]
+) -> dict[str, Any]:
+    """The FHIR JSON form of a Binary read, with ``data`` when it is small enough to carry and
+    the read was not shaped (``_summary``/``_elements`` give what they ask for)."""
     ref = blob_ref_of(body)
-    if ref is not None and "data" not in body and "_summary" not in request.query_params:
-        size = ref.size if ref.size is not None else await services.blob_store.size(ref.key)
-        if size <= services.settings.binary_inline_max_bytes:
-            content = b"".join([chunk async for chunk in await services.blob_store.open(ref.key)])
-            body = {**body, "data": base64.b64encode(content).decode("ascii")}
-    return read_response(request, stored, shaped(request, services, body))
+    if ref is None or "data" in body or body is not stored.resource:
+        return body
+    size = ref.size if ref.size is not None else await services.blob_store.size(ref.key)
+    if size > services.settings.binary_inline_max_bytes:
+        return body
+    content = b"".join([chunk async for chunk in await services.blob_store.open(ref.key)])
+    return {**body, "data": base64.b64encode(content).decode("ascii")}
 
 
 def _range_applies(request: Request, stored: StoredResource) -> bool:
@@ -94,8 +93,9 @@ def _range_applies(request: Request, stored: StoredResource) -> bool:
 
 
 def _content_headers(stored: StoredResource) -> dict[str, str]:
+    version = Rendered(200, None, stored.etag, stored.last_updated).http_headers("")
     return {
-        **version_headers(stored),
+        **version,
         "Accept-Ranges": "bytes",
         "X-Content-Type-Options": "nosniff",
         "Cache-Control": "private",  # health data: never kept by shared caches
@@ -119,11 +119,13 @@ def _sized(headers: dict[str, str], span: tuple[int, int] | None, size: int) -> 
 
 
 async def content_response(
-    request: Request, services: Services, stored: StoredResource, content_type: str
+    request: Request, call: Call, services: Services, stored: StoredResource
 ) -> Response:
+    """The Binary's bytes, streamed (see module doc)."""
     assert stored.resource is not None
+    content_type = content_type_of(stored)
     headers = _content_headers(stored)
-    if not_modified(request, stored):
+    if not_modified(call, stored):
         return Response(status_code=304, headers=headers)
     ref = blob_ref_of(stored.resource)
     if ref is None:  # a Binary written with inline data before documents were installed

@@ -10,8 +10,10 @@ import logging
 from typing import Any
 
 from fhir_server.conformance.profiles import ConformanceResources
+from fhir_server.context import Principal, RequestContext
 from fhir_server.errors import MethodNotAllowed
-from fhir_server.services import Services, Session
+from fhir_server.services import Services
+from fhir_server.store.repository import Change, Session, WriteContext
 
 logger = logging.getLogger(__name__)
 
@@ -31,24 +33,19 @@ class ReadOnlyConformance:
             if "id" in resource
         }
 
-    async def __call__(
-        self,
-        *,
-        session: Session,
-        resource_type: str,
-        resource_id: str,
-        previous: dict[str, Any] | None,
-        current: dict[str, Any] | None,
-    ) -> None:
-        shipped = self._shipped.get((resource_type, resource_id))
-        if shipped is not None and (current is None or _content(current) != shipped):
-            raise MethodNotAllowed(f"{resource_type}/{resource_id} ships with the server and is read-only")
+    async def __call__(self, wctx: WriteContext, change: Change) -> None:
+        shipped = self._shipped.get((change.resource_type, change.resource_id))
+        if shipped is not None and (change.current is None or _content(change.current) != shipped):
+            raise MethodNotAllowed(
+                f"{change.resource_type}/{change.resource_id} ships with the server and is read-only"
+            )
 
 
 async def publish_conformance(services: Services, resources: ConformanceResources) -> None:
     """Store every shipped conformance resource under its own id (unchanged ones keep their version)."""
     repository = services.repository
     await repository.ensure_collections(resources.types())
+    server = RequestContext(principal=Principal.system(), base_url=services.settings.base_url.rstrip("/"))
     for resource_type in resources.types():
         for resource in resources.all_by_type(resource_type):
 
@@ -59,7 +56,7 @@ async def publish_conformance(services: Services, resources: ConformanceResource
                     resource_type=resource_type,
                     resource_id=resource["id"],
                     resource=resource,
-                    session=session,
+                    wctx=WriteContext(server, session),
                 )
 
             await repository.transaction(store)

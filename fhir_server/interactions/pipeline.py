@@ -1,0 +1,81 @@
+"""The interaction pipeline: every FHIR call, from any adapter, passes the same steps.
+
+    route -> prepare storage -> authorize (gate) -> handler (validate, one repository call,
+    the write door) -> Outcome
+
+``Pipeline.dispatch`` is the one entry point: the REST adapter (``fhir_server.api.fhir``), bundle
+entries (``fhir_server.interactions.bundle``) and the importer all call it with a :class:`Call`.
+Errors are ``FhirError``s, raised to the adapter, which turns them into an OperationOutcome (REST)
+or an entry's ``response.outcome`` (batch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from fhir_server.errors import BadRequest, NotFound
+from fhir_server.interactions.call import Call
+from fhir_server.interactions.operation import OperationSpec
+from fhir_server.interactions.outcome import Outcome
+from fhir_server.interactions.route import Route
+from fhir_server.interactions.routes import CORE_ROUTES, RouteTable
+from fhir_server.interactions.target import Shape, Target
+from fhir_server.services import Services
+
+_TYPED_SHAPES = frozenset(
+    {
+        Shape.TYPE,
+        Shape.TYPE_SEARCH,
+        Shape.TYPE_HISTORY,
+        Shape.TYPE_OPERATION,
+        Shape.INSTANCE,
+        Shape.INSTANCE_HISTORY,
+        Shape.VERSION,
+        Shape.INSTANCE_OPERATION,
+        Shape.COMPARTMENT,
+    }
+)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        services: Services,
+        operations: Iterable[OperationSpec],
+        capability_statement: Callable[[], dict[str, Any]],
+        routes: Iterable[Route] = (),
+    ) -> None:
+        self.services = services
+        self.routes = RouteTable([*CORE_ROUTES, *routes])
+        self.operations = {spec.name: spec for spec in operations}
+        self.capability_statement = capability_statement
+
+    def route(self, method: str, target: Target) -> Route:
+        """The route a call takes (405 for a method the target does not take, 404 for an unknown type)."""
+        self._check_types(target)
+        return self.routes.match(method, target)
+
+    async def dispatch(self, call: Call, route: Route | None = None) -> Outcome:
+        route = route or self.route(call.method, call.target)
+        if call.session is not None and not route.in_transaction:
+            raise BadRequest(f"{call.method} {call.target.path()} cannot be part of a transaction")
+        services = self.services
+        if call.session is None and call.resource_type is not None and _writes(route):
+            await services.repository.ensure_collections([call.resource_type])
+        if not route.public and call.target.operation is None:
+            services.guard.require(call.ctx, route.interaction, call.resource_type)
+        return await route.handler(call, self)
+
+    def _check_types(self, target: Target) -> None:
+        registry = self.services.registry
+        if target.shape in _TYPED_SHAPES and not registry.is_resource_type(target.resource_type or ""):
+            raise NotFound(f"'{target.resource_type}' is not a resource type this server knows")
+        compartment_of = target.compartment_of
+        if compartment_of not in (None, "*") and not registry.is_resource_type(compartment_of):
+            raise NotFound(f"'{compartment_of}' is not a resource type this server knows")
+
+
+def _writes(route: Route) -> bool:
+    return route.method in {"POST", "PUT", "PATCH", "DELETE"}

@@ -1,0 +1,81 @@
+"""The one place that creates collections and indexes.
+
+Shared collections (history, claims, the ledgers) get their indexes at start-up (``create_shared``);
+a resource type's collection gets its indexes before the first write of that type (``ready``),
+outside any transaction (MongoDB builds no index inside one). Which search parameters deserve an
+index is the search engine's business: it hands us ``index_models`` for a type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from fhir_server.store import documents as f
+
+IndexModels = Callable[[str], list[IndexModel]]
+
+# Shared collections and their indexes; each module that owns one of them declares its fields in
+# fhir_server.store.documents, and its indexes here.
+SHARED_INDEXES: dict[str, list[IndexModel]] = {
+    f.HISTORY_COLLECTION: [
+        IndexModel([(f.H_TYPE, ASCENDING), (f.H_ID, ASCENDING), (f.VERSION, DESCENDING)], name="t_id_v"),
+        IndexModel([(f.H_TYPE, ASCENDING), (f.LAST_UPDATED, DESCENDING)], name="t_lu"),
+        IndexModel([(f.LAST_UPDATED, DESCENDING)], name="lu"),
+    ],
+    f.CLAIMS_COLLECTION: [IndexModel([("k", ASCENDING)], name="k")],
+    f.BOOKINGS_COLLECTION: [
+        IndexModel([(f.B_ACTOR, ASCENDING), (f.B_START, ASCENDING), (f.B_END, ASCENDING)], name="actor_s_e"),
+        IndexModel([(f.B_APPOINTMENT, ASCENDING)], name="a"),
+    ],
+    f.BINARY_REFS_COLLECTION: [
+        IndexModel([(f.BR_BINARY, ASCENDING)], name="b"),
+        IndexModel([(f.BR_REFERRER, ASCENDING)], name="r"),
+    ],
+}
+
+
+def _base_indexes() -> list[IndexModel]:
+    return [
+        IndexModel([(f.REFERENCES, ASCENDING)], name="refs"),
+        IndexModel([(f.LAST_UPDATED, ASCENDING), (f.ID, ASCENDING)], name="lu_id"),
+    ]
+
+
+class Schema:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], index_models: IndexModels) -> None:
+        self._db = db
+        self._index_models = index_models
+        self._ready: set[str] = set()
+        self._lock = asyncio.Lock()
+
+    async def create_shared(self) -> None:
+        """Indexes of the shared collections (idempotent; at start-up)."""
+        for name, models in SHARED_INDEXES.items():
+            await self._db[name].create_indexes(models)
+
+    async def ready(self, resource_types: Iterable[str]) -> None:
+        """Each type's collection has its indexes (idempotent; never inside a transaction)."""
+        missing = [name for name in dict.fromkeys(resource_types) if name not in self._ready]
+        if not missing:
+            return
+        async with self._lock:
+            for resource_type in missing:
+                if resource_type not in self._ready:
+                    await self.refresh(resource_type)
+
+    async def refresh(self, resource_type: str) -> None:
+        """(Re)create a type's indexes, e.g. after a search parameter was added."""
+        models = _base_indexes() + self._index_models(resource_type)
+        await self._db[f.resource_collection_name(resource_type)].create_indexes(models)
+        self._ready.add(resource_type)
+
+    async def stored_types(self) -> list[str]:
+        """Resource types that have a collection."""
+        prefix = f.resource_collection_name("")
+        names = await self._db.list_collection_names()
+        return sorted(name[len(prefix) :] for name in names if name.startswith(prefix))
