@@ -50,6 +50,7 @@ class RequestContext:
     base_url: str  # public FHIR base, no trailing slash
     request_id: str = "-"
     lenient: bool = False  # Prefer: handling=lenient
+    origin: str | None = None  # the caller's network address (REST), for the audit trail
     # State the steps of one call share (and the entries of its bundle), keyed by the module that
     # owns it: e.g. the blobs a raw upload stored for the Binary write that follows.
     scratch: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)

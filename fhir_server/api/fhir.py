@@ -93,6 +93,7 @@ async def _context(request: Request, route: Route, lenient: bool) -> RequestCont
         base_url=pipeline.services.settings.base_url.rstrip("/"),
         request_id=getattr(request.state, "request_id", None) or "-",
         lenient=lenient,
+        origin=request.client.host if request.client else None,
     )
 
 

@@ -1,7 +1,7 @@
 """The interaction pipeline: every FHIR call, from any adapter, passes the same steps.
 
     route -> prepare storage -> authorize (gate) -> handler (validate, one repository call,
-    the write door) -> Outcome
+    the write door) -> observers (audit) -> Outcome
 
 ``Pipeline.dispatch`` is the one entry point: the REST adapter (``fhir_server.api.fhir``), bundle
 entries (``fhir_server.interactions.bundle``) and the importer all call it with a :class:`Call`.
@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from fhir_server.errors import BadRequest, NotFound
+from fhir_server.errors import BadRequest, FhirError, NotFound
 from fhir_server.interactions.call import Call
+from fhir_server.interactions.observer import CallObserver
 from fhir_server.interactions.operation import OperationSpec
 from fhir_server.interactions.outcome import Outcome
 from fhir_server.interactions.route import Route
@@ -51,6 +52,7 @@ class Pipeline:
         self.routes = RouteTable([*CORE_ROUTES, *routes])
         self.operations = {spec.name: spec for spec in operations}
         self.capability_statement = capability_statement
+        self.observers: list[CallObserver] = []
 
     def route(self, method: str, target: Target) -> Route:
         """The route a call takes (405 for a method the target does not take, 404 for an unknown type)."""
@@ -64,9 +66,17 @@ class Pipeline:
         services = self.services
         if call.session is None and call.resource_type is not None and _writes(route):
             await services.repository.ensure_collections([call.resource_type])
-        if not route.public and call.target.operation is None:
-            services.guard.require(call.ctx, route.interaction, call.resource_type)
-        return await route.handler(call, self)
+        try:
+            if not route.public and call.target.operation is None:
+                services.guard.require(call.ctx, route.interaction, call.resource_type)
+            outcome = await route.handler(call, self)
+        except FhirError as error:
+            for observer in self.observers:
+                await observer(call, route, None, error)
+            raise
+        for observer in self.observers:
+            await observer(call, route, outcome, None)
+        return outcome
 
     def _check_types(self, target: Target) -> None:
         registry = self.services.registry
