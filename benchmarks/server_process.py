@@ -29,6 +29,8 @@ class ServerProcess:
         command = [sys.executable, "-m", "fhir_server.cli", "dev-token", "--scope", scope]
         if patient:
             command += ["--patient", patient]
+        if "*" in scope:
+            command += ["--allow-wildcard"]
         output = subprocess.run(command, env=self.env, check=True, capture_output=True, text=True).stdout
         return output.strip().splitlines()[-1]
 
