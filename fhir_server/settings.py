@@ -9,8 +9,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -90,6 +91,15 @@ class Settings(BaseSettings):
         description='JSON map of resource type to profile URLs a write must claim, e.g. {"Invoice": [...]}.',
     )
     clinic_currency: str = Field(default="USD", description="The clinic's currency (ISO 4217).")
+    booking_past_grace_minutes: int = Field(
+        default=15,
+        ge=0,
+        description="How far in the past (minutes) a proposed, pending or booked appointment may start.",
+    )
+    clinic_timezone: str = Field(
+        default="UTC",
+        description="The clinic's IANA time zone (e.g. Europe/Paris), for PractitionerRole.availableTime.",
+    )
     unique_identifiers: str = Field(
         default=(
             '{"Patient": ["http://clinic.example.org/fhir/sid/mrn"], '
@@ -139,6 +149,15 @@ class Settings(BaseSettings):
         description="Serve Prometheus metrics at `/metrics` "
         "(unauthenticated: keep it off the public network).",
     )
+
+    @field_validator("clinic_timezone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{value}' is not an IANA time zone (e.g. Europe/Paris)") from None
+        return value
 
     @model_validator(mode="after")
     def _base_url_from_listen_address(self) -> Settings:

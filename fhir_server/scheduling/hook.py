@@ -13,6 +13,7 @@ from typing import Any
 
 from fhir_server.errors import Conflict, Unprocessable
 from fhir_server.scheduling.appointments import BookingFacts, Interval, booking_facts
+from fhir_server.scheduling.availability import AvailabilityRules, Clock
 from fhir_server.scheduling.slots import SlotKeeper
 from fhir_server.scheduling.statuses import check_transition
 from fhir_server.services import Services
@@ -32,12 +33,13 @@ class BookingConflict(Conflict):
 class BookingRules:
     """A repository WriteHook for Appointments."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, clock: Clock) -> None:
         self.services = services
         self.repository = services.repository
         self.base_url = services.settings.base_url
         self.ledger = BookingLedger(services.repository.db)
-        self.slots = SlotKeeper(services)
+        self.slots = SlotKeeper(services, self.ledger)
+        self.availability = AvailabilityRules(services, clock)
 
     async def __call__(self, wctx: WriteContext, change: Change) -> None:
         if change.resource_type != "Appointment":
@@ -47,6 +49,7 @@ class BookingRules:
             check_transition(_status(previous), _status(current))
         before = _lenient_facts(previous, self.base_url)
         after = booking_facts(current, self.base_url)
+        await self.availability.check(before, after, wctx)
         actors = await self._resolve_roles(after.actors, wctx)
         if after.interval is not None:
             await self._check_free(change.resource_id, actors, after.interval, wctx)
@@ -55,6 +58,14 @@ class BookingRules:
         await self.ledger.replace(
             appointment_id=change.resource_id, actors=actors, interval=interval, session=wctx.session
         )
+        if before.interval != after.interval or before.actors != after.actors:
+            await self.slots.follow(
+                appointment_id=change.resource_id,
+                actors=after.actors | before.actors | actors,
+                held=after.interval,
+                released=before.interval,
+                wctx=wctx,
+            )
 
     async def _resolve_roles(self, actors: frozenset[str], wctx: WriteContext) -> frozenset[str]:
         """PractitionerRole/x stands for its practitioner when it names one (read in this transaction)."""

@@ -8,21 +8,25 @@ The Slot's change is a *consequence* of the Appointment write: made by the serve
 
 from __future__ import annotations
 
-from typing import Final
+from datetime import timedelta
+from typing import Any, Final
 
 from fhir_server.errors import Conflict, Unprocessable
+from fhir_server.scheduling.appointments import Interval, parse_moment
 from fhir_server.scheduling.statuses import BLOCKING
 from fhir_server.services import Services
-from fhir_server.store.repository import WriteContext
+from fhir_server.store.ledgers import BookingLedger
+from fhir_server.store.repository import StoredResource, WriteContext, instant
 
 FREE: Final = "free"
 BUSY: Final = "busy"
 
 
 class SlotKeeper:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, ledger: BookingLedger) -> None:
         self.services = services
         self.repository = services.repository
+        self.ledger = ledger
 
     async def holder(self, *, slot_id: str, exclude: str, wctx: WriteContext) -> str | None:
         """Another time-holding appointment that references this slot, if any."""
@@ -88,3 +92,92 @@ class SlotKeeper:
             expected_version=stored.version,
             wctx=wctx.consequence(),
         )
+
+    async def follow(
+        self,
+        *,
+        appointment_id: str,
+        actors: frozenset[str],
+        held: Interval | None,
+        released: Interval | None,
+        wctx: WriteContext,
+    ) -> None:
+        """Keep the actors' own Slots in step with time booked without them: a free Slot of an
+        actor's Schedule turns busy while an appointment holds that actor's time over it, and free
+        again once nothing holds it (its own appointments, or another booking of the actor)."""
+        for schedule_id in await self._schedules_of(actors, wctx):
+            if released is not None:
+                for slot in await self._slots(schedule_id, released, BUSY, wctx):
+                    still_held = (
+                        held is not None and slot.resource is not None and _slot_overlaps(slot.resource, held)
+                    )
+                    if not still_held and not await self._held_elsewhere(slot, appointment_id, actors, wctx):
+                        await self._set_status(slot, FREE, wctx)
+            if held is not None:
+                for slot in await self._slots(schedule_id, held, FREE, wctx):
+                    await self._set_status(slot, BUSY, wctx)
+
+    async def _schedules_of(self, actors: frozenset[str], wctx: WriteContext) -> list[str]:
+        found: list[str] = []
+        for actor in sorted(actors):
+            found += await self.services.search.find_ids(
+                resource_type="Schedule", params=[("actor", actor)], limit=100, session=wctx.session
+            )
+        return sorted(set(found))
+
+    async def _slots(
+        self, schedule_id: str, interval: Interval, status: str, wctx: WriteContext
+    ) -> list[StoredResource]:
+        """Slots of the schedule with this status overlapping the interval (a day of slack on start:
+        Slot has no ``end`` search parameter)."""
+        params = [
+            ("schedule", f"Schedule/{schedule_id}"),
+            ("status", status),
+            ("start", f"lt{instant(interval.end)}"),
+            ("start", f"ge{instant(interval.start - timedelta(days=1))}"),
+        ]
+        ids = await self.services.search.find_ids(
+            resource_type="Slot", params=params, limit=500, session=wctx.session
+        )
+        stored = await self.repository.read_many(resource_type="Slot", resource_ids=ids, session=wctx.session)
+        return [
+            slot for slot in stored if slot.resource is not None and _slot_overlaps(slot.resource, interval)
+        ]
+
+    async def _held_elsewhere(
+        self, slot: StoredResource, appointment_id: str, actors: frozenset[str], wctx: WriteContext
+    ) -> bool:
+        if await self.holder(slot_id=slot.id, exclude=appointment_id, wctx=wctx) is not None:
+            return True
+        assert slot.resource is not None
+        span = Interval(
+            parse_moment(slot.resource["start"], field="start"),
+            parse_moment(slot.resource["end"], field="end"),
+        )
+        for actor in sorted(actors):
+            if await self.ledger.overlapping(
+                actor=actor, start=span.start, end=span.end, exclude=appointment_id, session=wctx.session
+            ):
+                return True
+        return False
+
+    async def _set_status(self, slot: StoredResource, status: str, wctx: WriteContext) -> None:
+        assert slot.resource is not None
+        await self.repository.claim(f"slot:{slot.id}", wctx.session)
+        await self.repository.replace(
+            existing=slot,
+            resource_type="Slot",
+            resource_id=slot.id,
+            resource={**slot.resource, "status": status},
+            expected_version=slot.version,
+            wctx=wctx.consequence(),
+        )
+
+
+def _slot_overlaps(slot: dict[str, Any], interval: Interval) -> bool:
+    try:
+        start = parse_moment(slot.get("start"), field="start")
+        end = parse_moment(slot.get("end"), field="end")
+    except Unprocessable:
+        return False
+    return start < interval.end and interval.start < end
