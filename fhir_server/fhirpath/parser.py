@@ -1,0 +1,41 @@
+"""Parsing FHIRPath text with the ANTLR grammar fhirpathpy ships, failing on any syntax error.
+
+fhirpathpy's own ``parse`` installs an error listener that ignores errors (ANTLR then recovers and
+returns a partial tree), so a broken expression would quietly mean something else; this one stops.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from antlr4 import CommonTokenStream, InputStream  # type: ignore[import-untyped]
+from antlr4.error.ErrorListener import ErrorListener  # type: ignore[import-untyped]
+from fhirpathpy.parser.generated.FHIRPathLexer import FHIRPathLexer
+from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
+
+from fhir_server.fhirpath.errors import FhirPathError
+
+
+class _RaisingListener(ErrorListener):  # type: ignore[misc]
+    def syntaxError(  # noqa: N802 (ANTLR's name)
+        self, recognizer: Any, offending: Any, line: int, column: int, msg: str, e: Any
+    ) -> None:
+        raise FhirPathError("syntax", f"line {line}:{column} {msg}")
+
+
+def parse(expression: str) -> Any:
+    """The parse tree (an ANTLR ``ExpressionContext``) of a whole expression."""
+    listener = _RaisingListener()
+    lexer = FHIRPathLexer(InputStream(expression))
+    lexer.removeErrorListeners()
+    lexer.addErrorListener(listener)
+    parser = FHIRPathParser(CommonTokenStream(lexer))
+    parser.removeErrorListeners()
+    parser.addErrorListener(listener)
+    try:
+        tree = parser.entireExpression()
+    except FhirPathError:
+        raise
+    except Exception as error:  # ANTLR's own exceptions (recognition errors) are syntax errors
+        raise FhirPathError("syntax", str(error) or type(error).__name__) from error
+    return tree.expression()
