@@ -16,13 +16,14 @@ from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser as P
 
 from fhir_server.fhirpath.errors import FhirPathError
 from fhir_server.fhirpath.functions import FUNCTIONS
-from fhir_server.fhirpath.functions.base import EXPRESSION, TYPE, Fn, TypeSpecifier, to_boolean
+from fhir_server.fhirpath.functions.base import EXPRESSION, TYPE, Descending, Fn, TypeSpecifier, to_boolean
 from fhir_server.fhirpath.model import FhirModel
 from fhir_server.fhirpath.navigation import navigate
 from fhir_server.fhirpath.nodes import is_exact_type, is_type, system_value
 from fhir_server.fhirpath.operators import BINARY
+from fhir_server.fhirpath.parser import PARTIAL_DATE_TIME
 from fhir_server.fhirpath.quantity import Quantity, quantity_unit
-from fhir_server.fhirpath.temporal import parse_date_time, parse_time
+from fhir_server.fhirpath.temporal import DATETIME, parse_date_time, parse_time
 
 Static = frozenset[str] | None  # the FHIR types a step can yield; None: unknown (or System)
 
@@ -54,6 +55,10 @@ def _identifier(ctx: Any) -> str:
     return unescape(text[1:-1]) if text.startswith("`") else text
 
 
+_ORDER_DEPENDENT = frozenset({"first", "last", "tail", "skip", "take", "single"})
+_LOOSER_THAN_TYPE_TESTS = (P.UnionExpressionContext, P.InequalityExpressionContext)
+
+
 def _identity(env: Any, focus: list[Any]) -> list[Any]:
     return focus
 
@@ -61,8 +66,9 @@ def _identity(env: Any, focus: list[Any]) -> list[Any]:
 class Compiler:
     """Compiles expressions for one model; ``context_type`` is the type of the evaluated item."""
 
-    def __init__(self, model: FhirModel) -> None:
+    def __init__(self, model: FhirModel, *, check_ordered_functions: bool = False) -> None:
         self.model = model
+        self.check_ordered_functions = check_ordered_functions
 
     def compile(self, tree: Any, context_type: str | None) -> Fn:
         fn, _ = self._expression(tree, frozenset({context_type}) if context_type else None)
@@ -74,6 +80,8 @@ class Compiler:
         if isinstance(ctx, P.TermExpressionContext):
             return self._term(ctx.term(), this)
         if isinstance(ctx, P.InvocationExpressionContext):
+            if self.check_ordered_functions:
+                self._check_order(ctx)
             left, left_types = self._expression(ctx.expression(), this)
             return self._invocation(ctx.invocation(), left, left_types, this, root=False)
         if isinstance(ctx, P.IndexerExpressionContext):
@@ -97,6 +105,20 @@ class Compiler:
         if operator_text == "|" and left_types is not None and right_types is not None:
             return binary, left_types | right_types
         return binary, None
+
+    def _check_order(self, ctx: Any) -> None:
+        """An order-dependent function on the unordered output of children()/descendants()."""
+        invocation = ctx.invocation()
+        if not isinstance(invocation, P.FunctionInvocationContext):
+            return
+        if _identifier(invocation.functn().identifier()) not in _ORDER_DEPENDENT:
+            return
+        left = ctx.expression()
+        if isinstance(left, P.InvocationExpressionContext) and isinstance(
+            left.invocation(), P.FunctionInvocationContext
+        ):
+            if _identifier(left.invocation().functn().identifier()) in ("children", "descendants"):
+                raise FhirPathError("semantic", "the order of children() and descendants() is undefined")
 
     def _logic(self, ctx: Any, this: Static) -> Fn:
         operator = ctx.getChild(1).getText()
@@ -175,7 +197,30 @@ class Compiler:
         return negate, None
 
     def _type_expression(self, ctx: Any, this: Static) -> tuple[Fn, Static]:
-        operand, operand_types = self._expression(ctx.expression(), this)
+        inner = ctx.expression()
+        if isinstance(inner, _LOOSER_THAN_TYPE_TESTS):
+            return self._rotated_type_expression(ctx, inner, this)
+        operand, operand_types = self._expression(inner, this)
+        return self._type_test(ctx, operand, operand_types)
+
+    def _rotated_type_expression(self, ctx: Any, inner: Any, this: Static) -> tuple[Fn, Static]:
+        """``a | b is T`` means ``a | (b is T)``: the grammar fhirpathpy ships binds ``is``/``as``
+        looser than ``|`` and comparisons, the specification's precedence table tighter."""
+        operator = BINARY[inner.getChild(1).getText()]
+        left, _ = self._expression(inner.expression(0), this)
+        right_operand = inner.expression(1)
+        if isinstance(right_operand, _LOOSER_THAN_TYPE_TESTS):
+            right, _ = self._rotated_type_expression(ctx, right_operand, this)
+        else:
+            operand, operand_types = self._expression(right_operand, this)
+            right, _ = self._type_test(ctx, operand, operand_types)
+
+        def binary(env: Any, focus: list[Any]) -> list[Any]:
+            return operator(left(env, focus), right(env, focus))
+
+        return binary, None
+
+    def _type_test(self, ctx: Any, operand: Fn, operand_types: Static) -> tuple[Fn, Static]:
         specifier = self.type_specifier(ctx.typeSpecifier().getText())
         model = self.model
         if ctx.getChild(1).getText() == "is":
@@ -214,6 +259,9 @@ class Compiler:
 
     def _constant(self, ctx: Any) -> Fn:
         name = unescape(ctx.STRING().getText()[1:-1]) if ctx.STRING() else _identifier(ctx.identifier())
+        if name.startswith(PARTIAL_DATE_TIME):
+            literal = parse_date_time(name[len(PARTIAL_DATE_TIME) :], kind=DATETIME)
+            return lambda env, focus: [literal]
 
         def constant(env: Any, focus: list[Any]) -> list[Any]:
             value = env.variable(name)
@@ -280,7 +328,10 @@ class Compiler:
         value_positions: list[int] = []
         type_argument: TypeSpecifier | None = None
         for position, (param, kind) in enumerate(zip(params, definition.params, strict=False)):
-            if kind == EXPRESSION:
+            if kind == EXPRESSION and name == "sort" and _is_negated(param):
+                fn, _ = self._expression(param.expression(), left_types)
+                arguments.append(Descending(fn))
+            elif kind == EXPRESSION:
                 fn, _ = self._expression(param, left_types)
                 arguments.append(fn)
             elif kind == TYPE:
@@ -327,8 +378,6 @@ class Compiler:
             namespace, name = None, parts[0]
         else:
             raise FhirPathError("semantic", f"bad type name {text}")
-        if namespace == "System" and name not in SYSTEM_TYPES:
-            raise FhirPathError("semantic", f"unknown type {text}")
         if namespace == "FHIR" and not self.model.knows(name):
             raise FhirPathError("semantic", f"unknown type {text}")
         if namespace is None:
@@ -345,6 +394,8 @@ class Compiler:
     def check_cast(self, operand_types: Static, specifier: TypeSpecifier) -> None:
         """A cast to a type the operand can never have is a semantic error."""
         if operand_types is None or specifier.namespace != "FHIR":
+            return
+        if self.model.types[specifier.name].kind == "primitive":
             return
         model = self.model
         if not all(model.knows(t) for t in operand_types):
@@ -386,6 +437,10 @@ class Compiler:
                 unit_text = unescape(unit_text[1:-1])
             return Quantity(Decimal(number), quantity_unit(unit_text))
         raise FhirPathError("syntax", f"unexpected literal {text}")
+
+
+def _is_negated(param: Any) -> bool:
+    return isinstance(param, P.PolarityExpressionContext) and param.getChild(0).getText() == "-"
 
 
 def to_index(collection: list[Any]) -> int | None:

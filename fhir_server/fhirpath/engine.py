@@ -49,12 +49,16 @@ class CompiledExpression:
 
 
 @lru_cache(maxsize=4096)
-def compile_expression(expression: str, context_type: str | None = None) -> CompiledExpression:
+def compile_expression(
+    expression: str, context_type: str | None = None, *, check_ordered_functions: bool = False
+) -> CompiledExpression:
     """Parse and compile (cached). ``context_type`` is the FHIR type of the items the expression
     will be evaluated on (``Patient``, ``HumanName``, ``Patient.contact``); with it, names the
-    model does not have are reported at once. Raises :class:`FhirPathError`."""
+    model does not have are reported at once. ``check_ordered_functions`` refuses order-dependent
+    functions on the unordered output of children()/descendants(). Raises :class:`FhirPathError`."""
     model = r4b_model()
-    fn = Compiler(model).compile(parse(expression), context_type)
+    compiler = Compiler(model, check_ordered_functions=check_ordered_functions)
+    fn = compiler.compile(parse(expression), context_type)
     return CompiledExpression(expression, fn, model, context_type)
 
 

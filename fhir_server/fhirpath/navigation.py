@@ -3,6 +3,7 @@ primitive extensions (``_birthDate``), contained resources, ``children()`` and `
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from fhir_server.fhirpath.model import PRIMITIVE_BASES, ElementSpec, FhirModel
@@ -25,6 +26,14 @@ def _append(out: list[Any], value: Any, type_: str | None, extra: Any) -> None:
     if value is None and extra is None:
         return
     out.append(_node(value, type_, extra))
+
+
+def _append_untyped(out: list[Any], value: Any, extra: Any) -> None:
+    """Data of no known type: primitives become System values (there is no FHIR type to keep)."""
+    if extra is None and value is not None and not isinstance(value, dict | list):
+        out.append(Decimal(repr(value)) if isinstance(value, float) else value)
+        return
+    _append(out, value, None, extra)
 
 
 def _node(value: Any, type_: str | None, extra: Any) -> Node:
@@ -60,7 +69,7 @@ def navigate(model: FhirModel, items: list[Any], name: str) -> list[Any]:
             if type_ is not None and model.knows(type_):
                 continue  # not an element of this type
             if name in data or "_" + name in data:
-                _append(out, data.get(name), None, data.get("_" + name))
+                _append_untyped(out, data.get(name), data.get("_" + name))
             else:
                 _untyped_choice(out, data, name)
             continue

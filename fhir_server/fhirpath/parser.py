@@ -6,6 +6,7 @@ returns a partial tree), so a broken expression would quietly mean something els
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from antlr4 import CommonTokenStream, InputStream  # type: ignore[import-untyped]
@@ -23,10 +24,31 @@ class _RaisingListener(ErrorListener):  # type: ignore[misc]
         raise FhirPathError("syntax", f"line {line}:{column} {msg}")
 
 
+# Strings, quoted names and comments (left alone) or a partial DateTime ending in T ("@2015T",
+# FHIRPath 2.0), which the grammar fhirpathpy ships does not know.
+_TOKENS = re.compile(
+    r"'(?:\\.|[^'\\])*'|`(?:\\.|[^`\\])*`|//[^\n]*|/\*.*?\*/|@(\d{4}(?:-\d{2}(?:-\d{2})?)?)T(?![\d:])",
+    re.S,
+)
+PARTIAL_DATE_TIME = "@partial-dateTime:"
+
+
+def _rewrite_partial_date_times(expression: str) -> str:
+    """``@2015T`` becomes the external constant ``%`@partial-dateTime:2015` `` (read back as a
+    DateTime literal by the compiler)."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return match.group(0)
+        return f"%`{PARTIAL_DATE_TIME}{match.group(1)}`"
+
+    return _TOKENS.sub(replace, expression)
+
+
 def parse(expression: str) -> Any:
     """The parse tree (an ANTLR ``ExpressionContext``) of a whole expression."""
     listener = _RaisingListener()
-    lexer = FHIRPathLexer(InputStream(expression))
+    lexer = FHIRPathLexer(InputStream(_rewrite_partial_date_times(expression)))
     lexer.removeErrorListeners()
     lexer.addErrorListener(listener)
     parser = FHIRPathParser(CommonTokenStream(lexer))

@@ -55,7 +55,10 @@ def run_ours(case: SuiteCase) -> Outcome:
     resource = load_input(case.input_file)
     context_type = resource.get("resourceType") if isinstance(resource, dict) else None
     try:
-        result = compile_expression(case.expression, context_type).evaluate(resource)
+        compiled = compile_expression(
+            case.expression, context_type, check_ordered_functions=case.check_ordered_functions
+        )
+        result = compiled.evaluate(resource)
     except FhirPathError as error:
         return Outcome(case.invalid is not None, f"{error.kind} error: {error.message}")
     if case.invalid is not None:

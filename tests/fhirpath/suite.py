@@ -23,15 +23,18 @@ from tests.support import SHARED
 SUITE_DIR = SHARED / "reference" / "fhirpath-tests"
 SUITE_FILE = SUITE_DIR / "tests-fhir-r4b.xml"
 
-# The suite names XML inputs; these are their JSON forms (see the suite's README).
+# The suite names XML inputs; these are their published JSON forms (see the suite's README).
 JSON_INPUTS = {
     "patient-example.xml": "Patient-example.json",
-    "observation-example.xml": "Observation-example.json",
     "questionnaire-example.xml": "Questionnaire-3141.json",
     "valueset-example-expansion.xml": "ValueSet-example-expansion.json",
-    "codesystem-example.xml": "CodeSystem-example.json",
 }
-XML_ONLY_INPUTS = frozenset({"parameters-example-types.xml", "patient-example-period.xml"})
+# Converted from the suite's XML at run time: the two without a JSON form, and two whose published
+# JSON differs from the suite's edited XML (the observation lacks the patient-age extension that
+# testFHIRPathIsFunction8-10 read; the code system lacks the nested concepts testCombine1 counts).
+XML_ONLY_INPUTS = frozenset(
+    {"parameters-example-types.xml", "patient-example-period.xml", "observation-example.xml", "codesystem-example.xml"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,7 @@ class SuiteCase:
     invalid: str | None  # syntax | semantic | execution | true: the expression must fail
     predicate: bool
     mode: str | None
+    check_ordered_functions: bool
     outputs: tuple[Expected, ...]
 
 
@@ -71,6 +75,7 @@ def load_cases() -> list[SuiteCase]:
                     invalid=expression.get("invalid"),
                     predicate=test.get("predicate") == "true",
                     mode=test.get("mode") or expression.get("mode"),
+                    check_ordered_functions=test.get("checkOrderedFunctions") == "true",
                     outputs=tuple(
                         Expected(output.get("type", ""), output.text or "") for output in test.findall("output")
                     ),

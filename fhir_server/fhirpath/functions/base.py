@@ -17,6 +17,13 @@ VALUE, EXPRESSION, TYPE = "value", "expression", "type"
 
 
 @dataclass(frozen=True, slots=True)
+class Descending:
+    """A sort() key written ``-key``: order by ``key``, largest first."""
+
+    key: Fn
+
+
+@dataclass(frozen=True, slots=True)
 class TypeSpecifier:
     namespace: str | None
     name: str

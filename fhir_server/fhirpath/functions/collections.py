@@ -9,6 +9,7 @@ from fhir_server.fhirpath.errors import FhirPathError
 from fhir_server.fhirpath.functions.base import (
     EXPRESSION,
     TYPE,
+    Descending,
     VALUE,
     Fn,
     FunctionDef,
@@ -233,30 +234,33 @@ def _aggregate(env: Env, focus: list[Any], aggregator: Fn, init: list[Any] | Non
     return total
 
 
-def _sort(env: Env, focus: list[Any], *keys: Fn) -> list[Any]:
+def _sort(env: Env, focus: list[Any], *keys: Fn | Descending) -> list[Any]:
     from functools import cmp_to_key
 
     from fhir_server.fhirpath.equality import compare
+
+    directions = [-1 if isinstance(key, Descending) else 1 for key in keys] or [1]
+    functions = [key.key if isinstance(key, Descending) else key for key in keys]
 
     def key_values(item: Any) -> list[Any]:
         saved = env.this
         env.this = [item]
         try:
-            return [key(env, [item]) for key in keys] if keys else [[item]]
+            return [key(env, [item]) for key in functions] if functions else [[item]]
         finally:
             env.this = saved
 
     decorated = [(item, key_values(item)) for item in focus]
 
     def order(a: tuple[Any, list[Any]], b: tuple[Any, list[Any]]) -> int:
-        for left, right in zip(a[1], b[1], strict=True):
+        for direction, left, right in zip(directions, a[1], b[1], strict=True):
             if not left or not right:
                 if left or right:
                     return -1 if not left else 1
                 continue
             result = compare(left[0], right[0]) or 0
             if result:
-                return result
+                return result * direction
         return 0
 
     return [item for item, _ in sorted(decorated, key=cmp_to_key(order))]

@@ -67,6 +67,8 @@ def _replace(text: str, pattern: str, substitution: str) -> str:
 
 
 def _replace_matches(text: str, pattern: str, substitution: str) -> str:
+    if pattern == "":
+        return text
     python_substitution = re.sub(r"\$(\d+)", r"\\\1", substitution)
     return _regex(pattern).sub(python_substitution, text)
 
@@ -137,12 +139,19 @@ def _unescape(text: str, target: str) -> str | None:
     if target == "html":
         return html.unescape(text)
     if target == "json":
-        try:
-            value = json.loads(f'"{text}"')
-        except ValueError:
-            return None
-        return value if isinstance(value, str) else None
+        return _JSON_ESCAPE.sub(_json_unescape, text)
     return None
+
+
+_JSON_ESCAPE = re.compile(r'\\(["\\/bfnrt]|u[0-9a-fA-F]{4})')
+_JSON_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def _json_unescape(match: re.Match[str]) -> str:
+    code = match.group(1)
+    if code.startswith("u"):
+        return chr(int(code[1:], 16))
+    return _JSON_ESCAPES.get(code, code)
 
 
 def _index_of(text: str, part: str) -> int:
