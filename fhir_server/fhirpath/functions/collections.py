@@ -193,7 +193,7 @@ def _iif(env: Env, focus: list[Any], criterion: Fn, true_result: Fn, otherwise: 
     if len(focus) > 1:
         raise FhirPathError("execution", "iif() on more than one item")
     saved = env.this
-    this = focus if focus else env.this
+    this = focus  # the criterion and results see the input, even an empty one (ctm-1 relies on it)
     env.this = this
     try:
         condition = criterion(env, this)
