@@ -66,9 +66,12 @@ def _identity(env: Any, focus: list[Any]) -> list[Any]:
 class Compiler:
     """Compiles expressions for one model; ``context_type`` is the type of the evaluated item."""
 
-    def __init__(self, model: FhirModel, *, check_ordered_functions: bool = False) -> None:
+    def __init__(
+        self, model: FhirModel, *, check_ordered_functions: bool = False, lenient_casts: bool = False
+    ) -> None:
         self.model = model
         self.check_ordered_functions = check_ordered_functions
+        self.lenient_casts = lenient_casts
 
     def compile(self, tree: Any, context_type: str | None) -> Fn:
         fn, _ = self._expression(tree, frozenset({context_type}) if context_type else None)
@@ -236,9 +239,11 @@ class Compiler:
             return is_fn, None
         self.check_cast(operand_types, specifier)
 
+        lenient = self.lenient_casts
+
         def as_fn(env: Any, focus: list[Any]) -> list[Any]:
             items = operand(env, focus)
-            if len(items) > 1:
+            if len(items) > 1 and not lenient:
                 raise FhirPathError("execution", "'as' on more than one item")
             return [i for i in items if is_exact_type(i, specifier.namespace, specifier.name, model)]
 
@@ -318,7 +323,7 @@ class Compiler:
 
     def _function(self, functn: Any, left: Fn, left_types: Static, this: Static) -> tuple[Fn, Static]:
         name = _identifier(functn.identifier())
-        definition = FUNCTIONS.get(name)
+        definition = FUNCTIONS.get("ofType" if name == "as" and self.lenient_casts else name)
         if definition is None:
             raise FhirPathError("semantic", f"unknown function {name}()")
         params = functn.paramList().expression() if functn.paramList() else []

@@ -50,14 +50,20 @@ class CompiledExpression:
 
 @lru_cache(maxsize=4096)
 def compile_expression(
-    expression: str, context_type: str | None = None, *, check_ordered_functions: bool = False
+    expression: str,
+    context_type: str | None = None,
+    *,
+    check_ordered_functions: bool = False,
+    lenient_casts: bool = False,
 ) -> CompiledExpression:
     """Parse and compile (cached). ``context_type`` is the FHIR type of the items the expression
     will be evaluated on (``Patient``, ``HumanName``, ``Patient.contact``); with it, names the
     model does not have are reported at once. ``check_ordered_functions`` refuses order-dependent
-    functions on the unordered output of children()/descendants(). Raises :class:`FhirPathError`."""
+    functions on the unordered output of children()/descendants(). ``lenient_casts`` lets ``as``
+    filter a collection like ofType() (the R4B search parameters are written that way) instead of
+    failing on more than one item. Raises :class:`FhirPathError`."""
     model = r4b_model()
-    compiler = Compiler(model, check_ordered_functions=check_ordered_functions)
+    compiler = Compiler(model, check_ordered_functions=check_ordered_functions, lenient_casts=lenient_casts)
     fn = compiler.compile(parse(expression), context_type)
     return CompiledExpression(expression, fn, model, context_type)
 
