@@ -89,7 +89,8 @@ class _ValidatorServices(FhirServices):
         if isinstance(value, dict):
             codings = value["coding"] if isinstance(value.get("coding"), list) else [value]
             return any(
-                isinstance(c, dict) and expansion.has_coding(c.get("system"), str(c.get("code", ""))) for c in codings
+                isinstance(c, dict) and expansion.has_coding(c.get("system"), str(c.get("code", "")))
+                for c in codings
             )
         return False
 
@@ -127,15 +128,21 @@ class InvariantEngine:
         if can_fail is not None and not can_fail(node):
             return True
         context_type = (
-            node["resourceType"] if isinstance(node, dict) and "resourceType" in node else _element_type(type_path)
+            node["resourceType"]
+            if isinstance(node, dict) and "resourceType" in node
+            else _element_type(type_path)
         )
         compiled = _compile(constraint.expression, context_type)
         if isinstance(compiled, Unevaluable):
             return compiled
-        focus = node if context_type is not None and isinstance(node, dict) and "resourceType" in node else None
+        focus = (
+            node if context_type is not None and isinstance(node, dict) and "resourceType" in node else None
+        )
         subject = focus if focus is not None else Node(node, context_type)
         try:
-            result = compiled.evaluate(subject, resource=resource, root_resource=root, services=self._services)
+            result = compiled.evaluate(
+                subject, resource=resource, root_resource=root, services=self._services
+            )
         except FhirPathError as error:
             if error.kind == "execution":
                 logger.debug("invariant %s failed while evaluating: %s", constraint.key, error.message)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser as P
+from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
 
 from fhir_server.fhirpath.errors import FhirPathError
 from fhir_server.fhirpath.functions import FUNCTIONS
@@ -25,9 +25,12 @@ from fhir_server.fhirpath.parser import PARTIAL_DATE_TIME
 from fhir_server.fhirpath.quantity import Quantity, quantity_unit
 from fhir_server.fhirpath.temporal import DATETIME, parse_date_time, parse_time
 
+P: Any = FHIRPathParser  # the generated parse-tree classes (untyped)
 Static = frozenset[str] | None  # the FHIR types a step can yield; None: unknown (or System)
 
-SYSTEM_TYPES = frozenset({"Any", "Boolean", "Integer", "Decimal", "String", "Date", "DateTime", "Time", "Quantity"})
+SYSTEM_TYPES = frozenset(
+    {"Any", "Boolean", "Integer", "Decimal", "String", "Date", "DateTime", "Time", "Quantity"}
+)
 _ESCAPES = {"'": "'", '"': '"', "`": "`", "\\": "\\", "/": "/", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
@@ -117,11 +120,13 @@ class Compiler:
         if _identifier(invocation.functn().identifier()) not in _ORDER_DEPENDENT:
             return
         left = ctx.expression()
-        if isinstance(left, P.InvocationExpressionContext) and isinstance(
-            left.invocation(), P.FunctionInvocationContext
-        ):
-            if _identifier(left.invocation().functn().identifier()) in ("children", "descendants"):
-                raise FhirPathError("semantic", "the order of children() and descendants() is undefined")
+        unordered = (
+            isinstance(left, P.InvocationExpressionContext)
+            and isinstance(left.invocation(), P.FunctionInvocationContext)
+            and _identifier(left.invocation().functn().identifier()) in ("children", "descendants")
+        )
+        if unordered:
+            raise FhirPathError("semantic", "the order of children() and descendants() is undefined")
 
     def _logic(self, ctx: Any, this: Static) -> Fn:
         operator = ctx.getChild(1).getText()
@@ -276,7 +281,9 @@ class Compiler:
 
         return constant
 
-    def _invocation(self, inv: Any, left: Fn, left_types: Static, this: Static, *, root: bool) -> tuple[Fn, Static]:
+    def _invocation(
+        self, inv: Any, left: Fn, left_types: Static, this: Static, *, root: bool
+    ) -> tuple[Fn, Static]:
         if isinstance(inv, P.MemberInvocationContext):
             name = _identifier(inv.identifier())
             if root and name[:1].isupper() and self.model.knows(name):
@@ -368,7 +375,11 @@ class Compiler:
         if result == "focus":
             return left_types
         if result == "type":
-            return frozenset({type_argument.name}) if type_argument and type_argument.namespace != "System" else None
+            return (
+                frozenset({type_argument.name})
+                if type_argument and type_argument.namespace != "System"
+                else None
+            )
         if result is not None:
             return frozenset({result})
         return None
@@ -405,8 +416,12 @@ class Compiler:
         model = self.model
         if not all(model.knows(t) for t in operand_types):
             return
-        if not any(model.is_subtype(t, specifier.name) or model.is_subtype(specifier.name, t) for t in operand_types):
-            raise FhirPathError("semantic", f"{' | '.join(sorted(operand_types))} is never a {specifier.name}")
+        if not any(
+            model.is_subtype(t, specifier.name) or model.is_subtype(specifier.name, t) for t in operand_types
+        ):
+            raise FhirPathError(
+                "semantic", f"{' | '.join(sorted(operand_types))} is never a {specifier.name}"
+            )
 
     def _literal(self, literal: Any) -> Fn:
         value = self._literal_value(literal)

@@ -6,8 +6,9 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from fhir_server.fhirpath.compiler import Compiler, Fn
+from fhir_server.fhirpath.compiler import Compiler
 from fhir_server.fhirpath.environment import DEFAULT_SERVICES, Env, FhirServices
+from fhir_server.fhirpath.functions.base import Fn
 from fhir_server.fhirpath.model import FhirModel, r4b_model
 from fhir_server.fhirpath.nodes import Node, resource_node
 from fhir_server.fhirpath.parser import parse
@@ -41,7 +42,11 @@ class CompiledExpression:
         context = [] if focus is None else [resource_node(focus)]
         resource_items = context if resource is None else [resource_node(resource)]
         root_items = resource_items if root_resource is None else [resource_node(root_resource)]
-        bound: dict[str, list[Any]] = {"context": context, "resource": resource_items, "rootResource": root_items}
+        bound: dict[str, list[Any]] = {
+            "context": context,
+            "resource": resource_items,
+            "rootResource": root_items,
+        }
         for name, value in (variables or {}).items():
             bound[name] = value if isinstance(value, list) else [value]
         env = Env(model=self.model, this=context, variables=bound, services=services)

@@ -112,6 +112,8 @@ def resolve_locally(reference: str, env: Env) -> Node | None:
                 continue
             full_url = entry.get("fullUrl")
             local = f"{resource.get('resourceType')}/{resource.get('id')}"
-            if reference in (full_url, local) or (isinstance(full_url, str) and full_url.endswith("/" + reference)):
+            if reference in (full_url, local) or (
+                isinstance(full_url, str) and full_url.endswith("/" + reference)
+            ):
                 return Node(resource, resource.get("resourceType"))
     return None

@@ -57,7 +57,7 @@ def equals(left: Any, right: Any) -> bool | None:
         ca, cb = _complex(a), _complex(b)
         if ca is None or cb is None:
             return False
-        return _plain(ca) == _plain(cb)
+        return bool(_plain(ca) == _plain(cb))
     if a is None or b is None:
         return None
     a, b = _coerce_pair(a, b)
@@ -132,10 +132,8 @@ def compare(left: Any, right: Any) -> int | None:
     if a is None or b is None:
         return None
     a, b = _coerce_pair(a, b)
-    if _is_number(a) and _is_number(b):
-        return (a > b) - (a < b)
-    if isinstance(a, str) and isinstance(b, str):
-        return (a > b) - (a < b)
+    if (_is_number(a) and _is_number(b)) or (isinstance(a, str) and isinstance(b, str)):
+        return int((a > b) - (a < b))
     if isinstance(a, Temporal) and isinstance(b, Temporal):
         return a.compare(b)
     if isinstance(a, Quantity) and isinstance(b, Quantity):

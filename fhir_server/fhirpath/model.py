@@ -52,14 +52,27 @@ SYSTEM_TYPE_OF_PRIMITIVE: dict[str, str] = {
     "dateTime": "DateTime",
     "instant": "DateTime",
     "time": "Time",
-    **{
-        name: "String"
-        for name in ("string", "code", "id", "markdown", "uri", "url", "canonical", "oid", "uuid")
-        + ("base64Binary", "xhtml")
-    },
+    **dict.fromkeys(
+        (
+            "string",
+            "code",
+            "id",
+            "markdown",
+            "uri",
+            "url",
+            "canonical",
+            "oid",
+            "uuid",
+            "base64Binary",
+            "xhtml",
+        ),
+        "String",
+    ),
 }
 
-QUANTITY_TYPES = frozenset({"Quantity", "Age", "Count", "Distance", "Duration", "MoneyQuantity", "SimpleQuantity"})
+QUANTITY_TYPES = frozenset(
+    {"Quantity", "Age", "Count", "Distance", "Duration", "MoneyQuantity", "SimpleQuantity"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +107,9 @@ class FhirModel:
     def __init__(self, types: dict[str, TypeSpec]) -> None:
         self.types = types
         self.resource_types = frozenset(
-            name for name, spec in types.items() if spec.kind == "resource" or name in ("Resource", "DomainResource")
+            name
+            for name, spec in types.items()
+            if spec.kind == "resource" or name in ("Resource", "DomainResource")
         )
         self._ancestors: dict[str, tuple[str, ...]] = {}
 
@@ -122,7 +137,10 @@ class FhirModel:
         return of in self.ancestors(type_name)
 
 
-_ELEMENT = {"id": ElementSpec("id", ("string",), False), "extension": ElementSpec("extension", ("Extension",), True)}
+_ELEMENT = {
+    "id": ElementSpec("id", ("string",), False),
+    "extension": ElementSpec("extension", ("Extension",), True),
+}
 _RESOURCE = {
     "id": ElementSpec("id", ("id",), False),
     "meta": ElementSpec("meta", ("Meta",), False),

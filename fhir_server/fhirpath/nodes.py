@@ -67,14 +67,14 @@ def _quantity(data: Any) -> Quantity | None:
     value = data["value"]
     if not isinstance(value, int | float | Decimal) or isinstance(value, bool):
         return None
-    code = data.get("code")
+    code, unit = data.get("code"), data.get("unit")
     if isinstance(code, str) and data.get("system") in (UCUM_SYSTEM, None):
-        unit = code
+        chosen = code  # a UCUM code is what compares and converts
+    elif isinstance(unit, str):
+        chosen = unit
     else:
-        unit = data.get("unit") if isinstance(data.get("unit"), str) else code
-    if not isinstance(unit, str):
-        unit = "1"
-    return Quantity(_decimal(value), unit)
+        chosen = code if isinstance(code, str) else "1"
+    return Quantity(_decimal(value), chosen)
 
 
 def system_value(item: Any) -> Any:
@@ -97,7 +97,9 @@ def system_value(item: Any) -> Any:
     if data is None:
         return None
     if system == "Decimal":
-        return _decimal(data) if isinstance(data, int | float | Decimal) and not isinstance(data, bool) else data
+        return (
+            _decimal(data) if isinstance(data, int | float | Decimal) and not isinstance(data, bool) else data
+        )
     if system in ("Date", "DateTime", "Time"):
         return _temporal(data, type_)
     return data

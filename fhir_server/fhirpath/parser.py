@@ -18,9 +18,7 @@ from fhir_server.fhirpath.errors import FhirPathError
 
 
 class _RaisingListener(ErrorListener):  # type: ignore[misc]
-    def syntaxError(  # noqa: N802 (ANTLR's name)
-        self, recognizer: Any, offending: Any, line: int, column: int, msg: str, e: Any
-    ) -> None:
+    def syntaxError(self, recognizer: Any, offending: Any, line: int, column: int, msg: str, e: Any) -> None:
         raise FhirPathError("syntax", f"line {line}:{column} {msg}")
 
 
@@ -51,7 +49,7 @@ def parse(expression: str) -> Any:
     lexer = FHIRPathLexer(InputStream(_rewrite_partial_date_times(expression)))
     lexer.removeErrorListeners()
     lexer.addErrorListener(listener)
-    parser = FHIRPathParser(CommonTokenStream(lexer))
+    parser: Any = FHIRPathParser(CommonTokenStream(lexer))
     parser.removeErrorListeners()
     parser.addErrorListener(listener)
     try:

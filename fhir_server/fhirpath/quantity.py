@@ -17,7 +17,14 @@ from fhir_server.fhirpath.errors import FhirPathError
 CALENDAR_WORDS = frozenset({"year", "month", "week", "day", "hour", "minute", "second", "millisecond"})
 PLURALS = {word + "s": word for word in CALENDAR_WORDS}
 # Calendar durations of a week and less are the same as their UCUM definite durations.
-CALENDAR_AS_UCUM = {"week": "wk", "day": "d", "hour": "h", "minute": "min", "second": "s", "millisecond": "ms"}
+CALENDAR_AS_UCUM = {
+    "week": "wk",
+    "day": "d",
+    "hour": "h",
+    "minute": "min",
+    "second": "s",
+    "millisecond": "ms",
+}
 
 # dimension order: length, mass, time, temperature, amount, current, luminosity, angle
 Dimension = tuple[int, int, int, int, int, int, int, int]

@@ -112,7 +112,7 @@ class Temporal:
         if self.tz is None or self.kind == TIME or self.precision < HOUR:
             return self.parts
         full = list(self.parts) + list(_MINIMUM[len(self.parts) :])
-        moment = datetime(*full[:6], full[6] * 1000, tzinfo=timezone(timedelta(minutes=self.tz)))
+        moment = _moment(full, timezone(timedelta(minutes=self.tz)))
         utc = moment.astimezone(UTC)
         values = (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond // 1000)
         return values[: len(self.parts)]
@@ -121,9 +121,8 @@ class Temporal:
         """-1, 0 or 1; None when the precisions differ and the known components are equal."""
         if (self.kind == TIME) != (other.kind == TIME):
             raise FhirPathError("execution", f"cannot compare {self.kind} with {other.kind}")
-        if (self.tz is None) != (other.tz is None) and max(self.precision, other.precision) >= HOUR:
-            if min(self.precision, other.precision) >= HOUR:
-                return None  # one has an offset, the other none: unknown
+        if (self.tz is None) != (other.tz is None) and min(self.precision, other.precision) >= HOUR:
+            return None  # one has an offset, the other none: unknown
         mine, theirs = self._utc_parts(), other._utc_parts()
         # seconds and milliseconds are a single precision
         mine_sec = _seconds_precision(mine, self.start)
@@ -178,7 +177,7 @@ class Temporal:
                 SECOND: timedelta(seconds=amount),
                 MILLISECOND: timedelta(milliseconds=amount),
             }[slot]
-            moment = datetime(*full[:6], full[6] * 1000) + step
+            moment = _moment(full) + step
             shifted = [
                 moment.year,
                 moment.month,
@@ -218,6 +217,11 @@ class Temporal:
         """precision(): the number of digits of the value (@2014 -> 4, @T10:30 -> 4)."""
         table = _TIME_DIGITS if self.kind == TIME else _DATE_DIGITS
         return table[self.precision]
+
+
+def _moment(full: list[int], tz: timezone | None = None) -> datetime:
+    year, month, day, hour, minute, second, millisecond = full
+    return datetime(year, month, day, hour, minute, second, millisecond * 1000, tzinfo=tz)
 
 
 _DATE_DIGITS = {YEAR: 4, MONTH: 6, DAY: 8, HOUR: 10, MINUTE: 12, SECOND: 14, MILLISECOND: 17}
@@ -313,7 +317,7 @@ def _checked(value: Temporal) -> Temporal | None:
     full = list(_MINIMUM)
     full[value.start : value.start + len(value.parts)] = value.parts
     try:
-        datetime(*full[:6])
+        _moment(full)
     except ValueError:
         return None
     if value.kind == TIME and len(value.parts) and value.parts[0] > 23:
@@ -327,5 +331,13 @@ def now(moment: datetime) -> Temporal:
     minutes = int(offset.total_seconds() // 60)
     sign = "-" if minutes < 0 else "+"
     text = "Z" if minutes == 0 else f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-    parts = (local.year, local.month, local.day, local.hour, local.minute, local.second, local.microsecond // 1000)
+    parts = (
+        local.year,
+        local.month,
+        local.day,
+        local.hour,
+        local.minute,
+        local.second,
+        local.microsecond // 1000,
+    )
     return Temporal(DATETIME, parts, minutes, text)

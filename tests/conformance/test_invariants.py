@@ -66,7 +66,9 @@ def test_member_of_uses_the_clinic_terminology(validator: ProfileValidator) -> N
 
 def test_member_of_an_unknown_value_set_is_unevaluable() -> None:
     patient = {"resourceType": "Patient", "gender": "male"}
-    outcome = _check(InvariantEngine(), "gender.memberOf('http://example.org/ValueSet/unknown')", node=patient)
+    outcome = _check(
+        InvariantEngine(), "gender.memberOf('http://example.org/ValueSet/unknown')", node=patient
+    )
     assert isinstance(outcome, Unevaluable)
     assert "value set" in outcome.reason
 
@@ -79,8 +81,10 @@ def test_resolve_finds_contained_and_bundled_resources() -> None:
         "subject": {"reference": "#p"},
     }
     constraint = Constraint(key="t-1", severity="error", human="t", expression="subject.resolve() is Patient")
-    assert engine.check(constraint, node=observation, type_path="Observation", resource=observation, root=observation)
-    bundle = {
+    assert engine.check(
+        constraint, node=observation, type_path="Observation", resource=observation, root=observation
+    )
+    bundle: JsonDict = {
         "resourceType": "Bundle",
         "entry": [
             {"fullUrl": "urn:uuid:1", "resource": {"resourceType": "Patient"}},
@@ -91,7 +95,10 @@ def test_resolve_finds_contained_and_bundled_resources() -> None:
     assert engine.check(constraint, node=entry, type_path="Observation", resource=entry, root=bundle)
     outside = {"resourceType": "Observation", "subject": {"reference": "Patient/elsewhere"}}
     # not resolvable here: empty, so the test is not true
-    assert engine.check(constraint, node=outside, type_path="Observation", resource=outside, root=outside) is False
+    assert (
+        engine.check(constraint, node=outside, type_path="Observation", resource=outside, root=outside)
+        is False
+    )
 
 
 def test_the_boundary_functions_of_newer_invariants() -> None:
@@ -189,9 +196,19 @@ def test_hot_pre_checks_agree_with_the_expressions() -> None:
     ref_1 = "reference.startsWith('#').not() or (reference.substring(1) in %rootResource.contained.id)"
     cases: list[tuple[str, str, str, Any]] = [
         ("dom-2", "contained.contained.empty()", "Patient", {"resourceType": "Patient"}),
-        ("dom-4", "contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()", "Patient", PATIENT),
+        (
+            "dom-4",
+            "contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()",
+            "Patient",
+            PATIENT,
+        ),
         ("dom-5", "contained.meta.security.empty()", "Patient", PATIENT),
-        ("per-1", "start.hasValue().not() or end.hasValue().not() or (start <= end)", "Period", {"start": "2020"}),
+        (
+            "per-1",
+            "start.hasValue().not() or end.hasValue().not() or (start <= end)",
+            "Period",
+            {"start": "2020"},
+        ),
         ("ref-1", ref_1, "Reference", {"reference": "Patient/1"}),
     ]
     for key, expression, path, node in cases:

@@ -33,7 +33,12 @@ JSON_INPUTS = {
 # JSON differs from the suite's edited XML (the observation lacks the patient-age extension that
 # testFHIRPathIsFunction8-10 read; the code system lacks the nested concepts testCombine1 counts).
 XML_ONLY_INPUTS = frozenset(
-    {"parameters-example-types.xml", "patient-example-period.xml", "observation-example.xml", "codesystem-example.xml"}
+    {
+        "parameters-example-types.xml",
+        "patient-example-period.xml",
+        "observation-example.xml",
+        "codesystem-example.xml",
+    }
 )
 
 
@@ -77,7 +82,8 @@ def load_cases() -> list[SuiteCase]:
                     mode=test.get("mode") or expression.get("mode"),
                     check_ordered_functions=test.get("checkOrderedFunctions") == "true",
                     outputs=tuple(
-                        Expected(output.get("type", ""), output.text or "") for output in test.findall("output")
+                        Expected(output.get("type", ""), output.text or "")
+                        for output in test.findall("output")
                     ),
                 )
             )

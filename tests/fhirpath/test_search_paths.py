@@ -13,8 +13,8 @@ import pytest
 from fhir_server.conformance import spec_data
 from fhir_server.conformance.registry import expression_root, split_union
 from fhir_server.fhirpath import FhirPathError, compile_expression
-from fhir_server.search.fhirpath import compile_fast_path, evaluator_path
 from fhir_server.search.fhirpath import compile_expression as compile_search_expression
+from fhir_server.search.fhirpath import compile_fast_path, evaluator_path
 from tests.fhirpath.suite import load_cases, load_input
 from tests.support import SHARED
 
@@ -64,7 +64,11 @@ def test_search_parameters_on_fast_paths_match_the_evaluator_on_the_examples() -
                 continue
             for resource in examples.get(expression_root(part), ()):
                 compared += 1
-                assert fast(resource) == _evaluated(part, resource), (parameter["url"], part, resource.get("id"))
+                assert fast(resource) == _evaluated(part, resource), (
+                    parameter["url"],
+                    part,
+                    resource.get("id"),
+                )
     assert compared > 1000
 
 

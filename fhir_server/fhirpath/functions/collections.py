@@ -9,8 +9,8 @@ from fhir_server.fhirpath.errors import FhirPathError
 from fhir_server.fhirpath.functions.base import (
     EXPRESSION,
     TYPE,
-    Descending,
     VALUE,
+    Descending,
     Fn,
     FunctionDef,
     TypeSpecifier,
@@ -85,7 +85,9 @@ def _is_distinct(env: Env, focus: list[Any]) -> list[Any]:
 
 
 def _where(env: Env, focus: list[Any], criteria: Fn) -> list[Any]:
-    return [item for item, result in run_per_item(env, focus, criteria) if to_boolean(result, "where() criteria")]
+    return [
+        item for item, result in run_per_item(env, focus, criteria) if to_boolean(result, "where() criteria")
+    ]
 
 
 def _select(env: Env, focus: list[Any], projection: Fn) -> list[Any]:
@@ -189,7 +191,9 @@ def _combine(env: Env, focus: list[Any], other: list[Any]) -> list[Any]:
     return [*focus, *other]
 
 
-def _iif(env: Env, focus: list[Any], criterion: Fn, true_result: Fn, otherwise: Fn | None = None) -> list[Any]:
+def _iif(
+    env: Env, focus: list[Any], criterion: Fn, true_result: Fn, otherwise: Fn | None = None
+) -> list[Any]:
     if len(focus) > 1:
         raise FhirPathError("execution", "iif() on more than one item")
     saved = env.this

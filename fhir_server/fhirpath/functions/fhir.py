@@ -26,7 +26,9 @@ def _extension(env: Env, focus: list[Any], url: list[Any]) -> list[Any]:
     return [
         extension
         for extension in navigate(env.model, focus, "extension")
-        if type(extension) is Node and isinstance(extension.data, dict) and extension.data.get("url") == wanted
+        if type(extension) is Node
+        and isinstance(extension.data, dict)
+        and extension.data.get("url") == wanted
     ]
 
 

@@ -38,7 +38,9 @@ def _string_fn(name: str, body: Callable[..., Any], *arg_names: str) -> Callable
         text = input_string(focus, name)
         if text is None:
             return []
-        values = [string_argument(arg, f"{name}() {label}") for arg, label in zip(args, arg_names, strict=False)]
+        values = [
+            string_argument(arg, f"{name}() {label}") for arg, label in zip(args, arg_names, strict=False)
+        ]
         if any(value is None for value in values):
             return []
         result = body(text, *values)
