@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from functools import lru_cache
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -109,8 +110,8 @@ class Temporal:
 
     def _utc_parts(self) -> tuple[int, ...]:
         """Components with the offset applied (when the value has a time and an offset)."""
-        if self.tz is None or self.kind == TIME or self.precision < HOUR:
-            return self.parts
+        if not self.tz or self.kind == TIME or self.precision < HOUR:
+            return self.parts  # no offset, or UTC already
         full = list(self.parts) + list(_MINIMUM[len(self.parts) :])
         moment = _moment(full, timezone(timedelta(minutes=self.tz)))
         utc = moment.astimezone(UTC)
@@ -264,6 +265,7 @@ def _seconds_len(value: Temporal) -> int:
     return len(_seconds_precision(value.parts, value.start))
 
 
+@lru_cache(maxsize=4096)  # values are immutable; the same dates recur across a resource's elements
 def parse_date_time(text: str, *, kind: str | None = None) -> Temporal | None:
     """A FHIR date/dateTime/instant string or FHIRPath literal body (without ``@``); None if invalid.
 
@@ -289,6 +291,7 @@ def parse_date_time(text: str, *, kind: str | None = None) -> Temporal | None:
     return _checked(Temporal(result_kind, values, tz, tz_text))
 
 
+@lru_cache(maxsize=1024)
 def parse_time(text: str) -> Temporal | None:
     """A FHIR time string or FHIRPath time literal body (without ``@T``); None if invalid."""
     match = _TIME.fullmatch(text)
@@ -313,15 +316,20 @@ def _ints(*groups: str | None) -> tuple[int, ...]:
     return tuple(values)
 
 
+_LIMITS = ((1, 9999), (1, 12), (1, 31), (0, 23), (0, 59), (0, 59), (0, 999))
+
+
 def _checked(value: Temporal) -> Temporal | None:
-    full = list(_MINIMUM)
-    full[value.start : value.start + len(value.parts)] = value.parts
-    try:
-        _moment(full)
-    except ValueError:
-        return None
-    if value.kind == TIME and len(value.parts) and value.parts[0] > 23:
-        return None
+    """The value when its components exist on the calendar and clock (None otherwise)."""
+    start = value.start
+    for offset, component in enumerate(value.parts):
+        low, high = _LIMITS[start + offset]
+        if not low <= component <= high:
+            return None
+    if start == YEAR and len(value.parts) > DAY:
+        year, month, day = value.parts[:3]
+        if day > 28 and day > calendar.monthrange(year, month)[1]:
+            return None
     return value
 
 
