@@ -17,13 +17,14 @@ from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
 from fhir_server.fhirpath.errors import FhirPathError
 from fhir_server.fhirpath.functions import FUNCTIONS
 from fhir_server.fhirpath.functions.base import EXPRESSION, TYPE, Descending, Fn, TypeSpecifier, to_boolean
+from fhir_server.fhirpath.literals import identifier, literal_value, unescape
 from fhir_server.fhirpath.model import FhirModel
 from fhir_server.fhirpath.navigation import navigate
 from fhir_server.fhirpath.nodes import is_exact_type, is_type, system_value
 from fhir_server.fhirpath.operators import BINARY
 from fhir_server.fhirpath.parser import PARTIAL_DATE_TIME
-from fhir_server.fhirpath.quantity import Quantity, quantity_unit
-from fhir_server.fhirpath.temporal import DATETIME, parse_date_time, parse_time
+from fhir_server.fhirpath.quantity import Quantity
+from fhir_server.fhirpath.temporal import DATETIME, parse_date_time
 
 P: Any = FHIRPathParser  # the generated parse-tree classes (untyped)
 Static = frozenset[str] | None  # the FHIR types a step can yield; None: unknown (or System)
@@ -31,33 +32,6 @@ Static = frozenset[str] | None  # the FHIR types a step can yield; None: unknown
 SYSTEM_TYPES = frozenset(
     {"Any", "Boolean", "Integer", "Decimal", "String", "Date", "DateTime", "Time", "Quantity"}
 )
-_ESCAPES = {"'": "'", '"': '"', "`": "`", "\\": "\\", "/": "/", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
-
-
-def unescape(text: str) -> str:
-    out: list[str] = []
-    index = 0
-    while index < len(text):
-        ch = text[index]
-        if ch == "\\" and index + 1 < len(text):
-            following = text[index + 1]
-            if following == "u" and index + 5 < len(text) + 1:
-                out.append(chr(int(text[index + 2 : index + 6], 16)))
-                index += 6
-                continue
-            out.append(_ESCAPES.get(following, following))
-            index += 2
-            continue
-        out.append(ch)
-        index += 1
-    return "".join(out)
-
-
-def _identifier(ctx: Any) -> str:
-    text: str = ctx.getText()
-    return unescape(text[1:-1]) if text.startswith("`") else text
-
-
 _ORDER_DEPENDENT = frozenset({"first", "last", "tail", "skip", "take", "single"})
 _LOOSER_THAN_TYPE_TESTS = (P.UnionExpressionContext, P.InequalityExpressionContext)
 
@@ -117,13 +91,13 @@ class Compiler:
         invocation = ctx.invocation()
         if not isinstance(invocation, P.FunctionInvocationContext):
             return
-        if _identifier(invocation.functn().identifier()) not in _ORDER_DEPENDENT:
+        if identifier(invocation.functn().identifier()) not in _ORDER_DEPENDENT:
             return
         left = ctx.expression()
         unordered = (
             isinstance(left, P.InvocationExpressionContext)
             and isinstance(left.invocation(), P.FunctionInvocationContext)
-            and _identifier(left.invocation().functn().identifier()) in ("children", "descendants")
+            and identifier(left.invocation().functn().identifier()) in ("children", "descendants")
         )
         if unordered:
             raise FhirPathError("semantic", "the order of children() and descendants() is undefined")
@@ -268,7 +242,7 @@ class Compiler:
         raise FhirPathError("syntax", f"unexpected {term.getText()}")
 
     def _constant(self, ctx: Any) -> Fn:
-        name = unescape(ctx.STRING().getText()[1:-1]) if ctx.STRING() else _identifier(ctx.identifier())
+        name = unescape(ctx.STRING().getText()[1:-1]) if ctx.STRING() else identifier(ctx.identifier())
         if name.startswith(PARTIAL_DATE_TIME):
             literal = parse_date_time(name[len(PARTIAL_DATE_TIME) :], kind=DATETIME)
             return lambda env, focus: [literal]
@@ -285,7 +259,7 @@ class Compiler:
         self, inv: Any, left: Fn, left_types: Static, this: Static, *, root: bool
     ) -> tuple[Fn, Static]:
         if isinstance(inv, P.MemberInvocationContext):
-            name = _identifier(inv.identifier())
+            name = identifier(inv.identifier())
             if root and name[:1].isupper() and self.model.knows(name):
                 return self._type_filter(name, left_types)
             return self._member(name, left, left_types)
@@ -329,7 +303,7 @@ class Compiler:
         return (lambda env, focus: navigate(model, left(env, focus), name)), result_types
 
     def _function(self, functn: Any, left: Fn, left_types: Static, this: Static) -> tuple[Fn, Static]:
-        name = _identifier(functn.identifier())
+        name = identifier(functn.identifier())
         definition = FUNCTIONS.get("ofType" if name == "as" and self.lenient_casts else name)
         if definition is None:
             raise FhirPathError("semantic", f"unknown function {name}()")
@@ -424,39 +398,9 @@ class Compiler:
             )
 
     def _literal(self, literal: Any) -> Fn:
-        value = self._literal_value(literal)
+        value = literal_value(literal)
         constant = [] if value is None else [value]
         return lambda env, focus: constant
-
-    def _literal_value(self, literal: Any) -> Any:
-        text: str = literal.getText()
-        if isinstance(literal, P.NullLiteralContext):
-            return None
-        if isinstance(literal, P.BooleanLiteralContext):
-            return text == "true"
-        if isinstance(literal, P.StringLiteralContext):
-            return unescape(text[1:-1])
-        if isinstance(literal, P.NumberLiteralContext):
-            return Decimal(text) if "." in text else int(text)
-        if isinstance(literal, P.DateTimeLiteralContext):
-            parsed = parse_date_time(text[1:])
-            if parsed is None:
-                raise FhirPathError("syntax", f"invalid date/time {text}")
-            return parsed
-        if isinstance(literal, P.TimeLiteralContext):
-            parsed = parse_time(text[2:])
-            if parsed is None:
-                raise FhirPathError("syntax", f"invalid time {text}")
-            return parsed
-        if isinstance(literal, P.QuantityLiteralContext):
-            quantity = literal.quantity()
-            number = quantity.NUMBER().getText()
-            unit = quantity.unit()
-            unit_text = "1" if unit is None else unit.getText()
-            if unit_text.startswith("'"):
-                unit_text = unescape(unit_text[1:-1])
-            return Quantity(Decimal(number), quantity_unit(unit_text))
-        raise FhirPathError("syntax", f"unexpected literal {text}")
 
 
 def _is_negated(param: Any) -> bool:

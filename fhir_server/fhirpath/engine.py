@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -81,6 +80,4 @@ def to_json(item: Any) -> Any:
         return str(item)
     if isinstance(item, Quantity):
         return {"value": item.value, "unit": item.unit}
-    if isinstance(item, Decimal):
-        return item
     return item

@@ -21,6 +21,7 @@ _CONSTANTS = {
     "sct": "http://snomed.info/sct",
     "loinc": "http://loinc.org",
 }
+_BASE_DEFINITION = "http://hl7.org/fhir/StructureDefinition/"
 
 
 class FhirServices:
@@ -46,7 +47,6 @@ class FhirServices:
         return None if code != other_code else True
 
 
-_BASE_DEFINITION = "http://hl7.org/fhir/StructureDefinition/"
 DEFAULT_SERVICES = FhirServices()
 
 

@@ -142,8 +142,7 @@ def is_type(item: Any, namespace: str | None, name: str, model: FhirModel) -> bo
         return model.is_subtype(item.type, name)
     if namespace == "FHIR":
         return False
-    actual = type_of(item)[1]
-    return actual == name or (name == "Any")
+    return name in (type_of(item)[1], "Any")
 
 
 def is_exact_type(item: Any, namespace: str | None, name: str, model: FhirModel) -> bool:

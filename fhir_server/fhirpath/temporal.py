@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import calendar
 import re
-from functools import lru_cache
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 
 from fhir_server.fhirpath.errors import FhirPathError
 

@@ -30,21 +30,17 @@ OBSERVATION: dict[str, Any] = {
     "effectivePeriod": {"start": "2020-01-01T10:00:00Z", "end": "2020-01-01T11:00:00Z"},
 }
 
+OBS_7 = "value.empty() or component.code.where(coding.intersect(%resource.code.coding).exists()).empty()"
+PER_1 = "start.hasValue().not() or end.hasValue().not() or (start <= end)"
+PAT_1 = "name.exists() or telecom.exists() or address.exists() or organization.exists()"
 # (key, expression, node, element path) - invariants of the base specification
 CASES: list[tuple[str, str, Any, str]] = [
-    (
-        "pat-1",
-        "name.exists() or telecom.exists() or address.exists() or organization.exists()",
-        PATIENT["contact"][0],
-        "Patient.contact",
-    ),
+    ("pat-1", PAT_1, PATIENT["contact"][0], "Patient.contact"),
     ("obs-6", "dataAbsentReason.empty() or value.empty()", OBSERVATION, "Observation"),
-    ("obs-7", "value.empty() or component.code.where(coding.intersect(%resource.code.coding).exists()).empty()",
-     OBSERVATION, "Observation"),
-    ("per-1", "start.hasValue().not() or end.hasValue().not() or (start <= end)", OBSERVATION["effectivePeriod"],
-     "Period"),
+    ("obs-7", OBS_7, OBSERVATION, "Observation"),
+    ("per-1", PER_1, OBSERVATION["effectivePeriod"], "Period"),
     ("qty-3", "code.empty() or system.exists()", OBSERVATION["valueQuantity"], "Quantity"),
-]  # fmt: skip
+]
 
 
 def _fhirpathpy(expression: str, node: Any, path: str, resource: Any) -> Callable[[], Any]:
@@ -55,7 +51,8 @@ def _fhirpathpy(expression: str, node: Any, path: str, resource: Any) -> Callabl
     # as the engine called it before: hasValue() added, trace output dropped
     options = {"userInvocationTable": {"hasValue": {"fn": has_value}}, "traceFn": lambda *_: None}
     compiled = fhirpathpy.compile(expression, models["r4"], options)
-    subject = node if "resourceType" in node else ResourceNode.create_node(node, path)
+    create_node: Any = ResourceNode.create_node
+    subject = node if "resourceType" in node else create_node(node, path)
     variables = {"resource": resource, "rootResource": resource}
     return lambda: compiled(subject, variables)
 

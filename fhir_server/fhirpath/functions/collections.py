@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import cmp_to_key
 from typing import Any
 
 from fhir_server.fhirpath.environment import Env
+from fhir_server.fhirpath.equality import compare
 from fhir_server.fhirpath.errors import FhirPathError
 from fhir_server.fhirpath.functions.base import (
     EXPRESSION,
@@ -19,8 +21,8 @@ from fhir_server.fhirpath.functions.base import (
     to_boolean,
 )
 from fhir_server.fhirpath.navigation import children, descendants
-from fhir_server.fhirpath.nodes import is_exact_type, is_type, system_value, type_of
-from fhir_server.fhirpath.operators import contains_item, equal, union
+from fhir_server.fhirpath.nodes import Node, is_exact_type, is_type, system_value, type_of
+from fhir_server.fhirpath.operators import contains_item, union
 
 
 def _empty(env: Env, focus: list[Any]) -> list[Any]:
@@ -130,8 +132,7 @@ def _is(env: Env, focus: list[Any], specifier: TypeSpecifier) -> list[Any]:
 
 
 def _type(env: Env, focus: list[Any]) -> list[Any]:
-    from fhir_server.fhirpath.nodes import Node
-
+    """TypeInfo items: namespace and name readable with ``.namespace``/``.name``."""
     out: list[Any] = []
     for item in focus:
         namespace, name = type_of(item)
@@ -239,10 +240,6 @@ def _aggregate(env: Env, focus: list[Any], aggregator: Fn, init: list[Any] | Non
 
 
 def _sort(env: Env, focus: list[Any], *keys: Fn | Descending) -> list[Any]:
-    from functools import cmp_to_key
-
-    from fhir_server.fhirpath.equality import compare
-
     directions = [-1 if isinstance(key, Descending) else 1 for key in keys] or [1]
     functions = [key.key if isinstance(key, Descending) else key for key in keys]
 
@@ -268,10 +265,6 @@ def _sort(env: Env, focus: list[Any], *keys: Fn | Descending) -> list[Any]:
         return 0
 
     return [item for item, _ in sorted(decorated, key=cmp_to_key(order))]
-
-
-def _equal_helper(left: list[Any], right: list[Any]) -> list[Any]:
-    return equal(left, right)
 
 
 FUNCTIONS: dict[str, FunctionDef] = {

@@ -10,7 +10,7 @@ from typing import Any
 from fhir_server.fhirpath.environment import Env
 from fhir_server.fhirpath.functions.base import VALUE, FunctionDef, singleton, string_argument
 from fhir_server.fhirpath.nodes import Node
-from fhir_server.fhirpath.quantity import CALENDAR_WORDS, PLURALS, Quantity, parse_quantity
+from fhir_server.fhirpath.quantity import PLURALS, Quantity, parse_quantity
 from fhir_server.fhirpath.temporal import DATE, DATETIME, TIME, Temporal, parse_date_time, parse_time
 
 _INTEGER = re.compile(r"[+-]?\d+")
@@ -88,12 +88,8 @@ def to_quantity_value(value: Any, unit: str | None = None) -> Quantity | None:
         quantity = parse_quantity(value)
     if quantity is None or unit is None:
         return quantity
-    unit = PLURALS.get(unit, unit)
-    if unit == quantity.unit:
-        return quantity
-    if unit not in CALENDAR_WORDS and quantity.comparable(Quantity(Decimal(1), unit)):
-        return None  # conversion between units is not offered (no UCUM service)
-    return None
+    # converting between units is not offered: only the quantity's own unit is
+    return quantity if PLURALS.get(unit, unit) == quantity.unit else None
 
 
 def to_date_value(value: Any) -> Temporal | None:
