@@ -107,7 +107,7 @@ def test_conforms_to_base_definitions() -> None:
 
 
 def test_html_checks() -> None:
-    narrative = {"resourceType": "Patient", "text": {"status": "generated", "div": ""}}
+    narrative: dict[str, Any] = {"resourceType": "Patient", "text": {"status": "generated", "div": ""}}
     for div, expected in [
         ('<div xmlns="http://www.w3.org/1999/xhtml"><p>Seen <b>today</b></p></div>', True),
         ('<div xmlns="http://www.w3.org/1999/xhtml"><script>x()</script></div>', False),
