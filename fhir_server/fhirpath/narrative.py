@@ -6,6 +6,7 @@ Only the basic HTML formatting elements FHIR allows, no scripts, event handler a
 
 from __future__ import annotations
 
+from functools import lru_cache
 from html.parser import HTMLParser
 from typing import Any
 
@@ -58,6 +59,11 @@ def html_checks(inputs: list[Any]) -> bool:
     text = system_value(inputs[0])
     if not isinstance(text, str):
         return False
+    return _checked(text)
+
+
+@lru_cache(maxsize=256)  # txt-1 and txt-2 both ask about the same narrative
+def _checked(text: str) -> bool:
     checker = _NarrativeChecker()
     checker.feed(text)
     checker.close()
