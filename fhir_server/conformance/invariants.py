@@ -127,18 +127,12 @@ class InvariantEngine:
         can_fail = CAN_FAIL.get(constraint.key)
         if can_fail is not None and not can_fail(node):
             return True
-        context_type = (
-            node["resourceType"]
-            if isinstance(node, dict) and "resourceType" in node
-            else _element_type(type_path)
-        )
+        is_resource = isinstance(node, dict) and isinstance(node.get("resourceType"), str)
+        context_type = node["resourceType"] if is_resource else _element_type(type_path)
         compiled = _compile(constraint.expression, context_type)
         if isinstance(compiled, Unevaluable):
             return compiled
-        focus = (
-            node if context_type is not None and isinstance(node, dict) and "resourceType" in node else None
-        )
-        subject = focus if focus is not None else Node(node, context_type)
+        subject = node if is_resource else Node(node, context_type)
         try:
             result = compiled.evaluate(
                 subject, resource=resource, root_resource=root, services=self._services

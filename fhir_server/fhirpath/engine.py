@@ -68,8 +68,14 @@ def compile_expression(
     failing on more than one item. Raises :class:`FhirPathError`."""
     model = r4b_model()
     compiler = Compiler(model, check_ordered_functions=check_ordered_functions, lenient_casts=lenient_casts)
-    fn = compiler.compile(parse(expression), context_type)
+    fn = compiler.compile(_parsed(expression), context_type)
     return CompiledExpression(expression, fn, model, context_type)
+
+
+@lru_cache(maxsize=4096)
+def _parsed(expression: str) -> Any:
+    """Parse trees are only read by the compiler: one parse serves every context type."""
+    return parse(expression)
 
 
 def to_json(item: Any) -> Any:
