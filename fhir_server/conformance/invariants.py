@@ -1,8 +1,13 @@
-"""FHIRPath invariants (ElementDefinition.constraint) evaluated with fhirpathpy.
+"""FHIRPath invariants (ElementDefinition.constraint) evaluated with our evaluator (fhir_server.fhirpath).
 
-Expressions are compiled once and cached. fhirpathpy lacks a few FHIR-specific functions; we add
-``hasValue``, ``htmlChecks`` and ``memberOf`` and report the rest (``resolve``, ``conformsTo``) as
-not evaluable instead of failing. A result that is empty counts as satisfied, like a missing value.
+An invariant holds only when its expression evaluates to true (FHIR conformance rules: the
+expression "SHALL evaluate to true"): false, an empty result and an execution error are all
+violations, as in the HL7 validator. A few base invariants whose R4B expression yields empty
+where their human text plainly holds get a pre-check in CAN_FAIL that answers first (see there).
+What we cannot tell is reported as not evaluable instead: an expression that does not compile for
+the element's type, a value set we cannot expand (memberOf), a profile we do not know (conformsTo).
+
+Expressions are compiled once per (expression, element type) and cached.
 """
 
 from __future__ import annotations
@@ -10,24 +15,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
-from html.parser import HTMLParser
+from functools import lru_cache
 from typing import Any
 
 from fhir_server.conformance.structure import Constraint
 from fhir_server.conformance.terminology import Terminology
+from fhir_server.fhirpath import CompiledExpression, FhirPathError, FhirServices, Node, compile_expression
+from fhir_server.fhirpath.model import r4b_model
+from fhir_server.fhirpath.narrative import NARRATIVE_ELEMENTS, html_checks
+from fhir_server.fhirpath.nodes import system_value
 
 logger = logging.getLogger(__name__)
 
-JsonDict = dict[str, Any]
-Compiled = Callable[[Any, dict[str, Any]], list[Any]]
+__all__ = ["CAN_FAIL", "NARRATIVE_ELEMENTS", "InvariantEngine", "Unevaluable", "has_value", "html_checks"]
 
-# Narrative XHTML: the elements FHIR allows (txt-1); event handlers and scripts never pass.
-_ALLOWED_TAGS = (
-    "a abbr acronym b big blockquote br caption cite code col colgroup dd dfn div dl dt em h1 h2 h3 h4 h5 h6 "
-    "hr i img li ol p pre q samp small span strong sub sup table tbody td tfoot th thead tr tt ul var"
-)
-NARRATIVE_ELEMENTS = frozenset(_ALLOWED_TAGS.split(" "))
+JsonDict = dict[str, Any]
 
 
 def _has_all(*names: str) -> Callable[[Any], bool]:
@@ -47,7 +49,9 @@ _R4B_NEW = (
 _R4B_RESOURCES = frozenset(_R4B_NEW.split(" "))  # dom-r4b: new in R4B, not to be contained in R4 ones
 
 # Hot core invariants and when they can fail at all; otherwise they hold without running FHIRPath
-# (they run on every resource or Reference, and FHIRPath costs ~100 us per evaluation).
+# (they run on every resource or Reference). ref-1 also needs this for correctness: on a Reference
+# without a `reference` (an identifier or display only) its R4B expression yields empty, while
+# its rule ("SHALL have a contained resource if a local reference is provided") plainly holds.
 CAN_FAIL: dict[str, Callable[[Any], bool]] = {
     "dom-2": _has_all("contained"),
     "dom-4": _has_all("contained"),
@@ -65,87 +69,56 @@ class Unevaluable:
     reason: str
 
 
-class _NarrativeChecker(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.ok = True
-        self.has_text = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in NARRATIVE_ELEMENTS:
-            self.ok = False
-        for name, value in attrs:
-            if name.startswith("on") or (value or "").strip().lower().startswith("javascript:"):
-                self.ok = False
-        if tag == "img":
-            self.has_text = True
-
-    def handle_data(self, data: str) -> None:
-        if data.strip():
-            self.has_text = True
-
-
-def html_checks(inputs: list[Any]) -> bool:
-    """txt-1/txt-2: only allowed XHTML, no active content, some non-whitespace content."""
-    if len(inputs) != 1 or not isinstance(inputs[0], str):
-        return False
-    checker = _NarrativeChecker()
-    checker.feed(inputs[0])
-    checker.close()
-    return checker.ok and checker.has_text
-
-
 def has_value(inputs: list[Any]) -> bool:
+    """hasValue(): one primitive value (kept for callers; the evaluator has its own)."""
     return len(inputs) == 1 and inputs[0] is not None and not isinstance(inputs[0], dict | list)
 
 
-@dataclass(frozen=True)
-class _FhirPath:
-    compile: Any
-    parse: Any
-    create_node: Any
-    model: Any
-    builtins: frozenset[str]
+class _ValidatorServices(FhirServices):
+    """memberOf() answered from the validator's terminology (None: the value set is unknown)."""
+
+    def __init__(self, terminology: Terminology | None) -> None:
+        self._terminology = terminology
+
+    def member_of(self, value: Any, value_set: str) -> bool | None:
+        expansion = self._terminology.expansion(value_set) if self._terminology else None
+        if expansion is None:
+            return None
+        if isinstance(value, str):
+            return expansion.has_code(value)
+        if isinstance(value, dict):
+            codings = value["coding"] if isinstance(value.get("coding"), list) else [value]
+            return any(
+                isinstance(c, dict) and expansion.has_coding(c.get("system"), str(c.get("code", "")))
+                for c in codings
+            )
+        return False
 
 
-@cache
-def _fhirpath() -> _FhirPath:
-    """fhirpathpy's entry points, R4 model and built-in function names (imported lazily: importing
-    its models reads files)."""
-    import fhirpathpy
-    from fhirpathpy.engine.invocations import invocation_registry
-    from fhirpathpy.engine.nodes import ResourceNode
-    from fhirpathpy.models import models
-    from fhirpathpy.parser import parse
-
-    return _FhirPath(
-        fhirpathpy.compile, parse, ResourceNode.create_node, models["r4"], frozenset(invocation_registry)
-    )
-
-
-def _function_names(node: Any) -> set[str]:
-    names: set[str] = set()
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, dict):
-            if current.get("type") == "Functn" and current.get("children"):
-                names.add(str(current["children"][0].get("text", "")))
-            stack.extend(current.get("children", ()))
-    return names
+@lru_cache(maxsize=8192)
+def _element_type(type_path: str) -> str | None:
+    """The model type of the element at ``type_path`` (``Patient``, ``HumanName``, ``Patient.name``
+    -> ``HumanName``, ``Patient.contact`` -> its backbone type); None when not a single type."""
+    model = r4b_model()
+    if model.knows(type_path):
+        return type_path
+    head, _, rest = type_path.partition(".")
+    current = head if model.knows(head) else None
+    for name in rest.split(".") if rest else ():
+        if current is None:
+            return None
+        spec = model.element(current, name.removesuffix("[x]"))
+        if spec is None or len(spec.types) != 1:
+            return None
+        current = spec.types[0]
+    return None if current == "Resource" else current
 
 
 class InvariantEngine:
-    """Evaluates constraints; compiled expressions are cached per engine."""
+    """Evaluates constraints; compiled expressions are cached."""
 
     def __init__(self, terminology: Terminology | None = None) -> None:
-        self._terminology = terminology
-        self._compiled: dict[str, Compiled | Unevaluable] = {}
-        self._functions = {
-            "hasValue": {"fn": has_value},
-            "htmlChecks": {"fn": html_checks},
-            "memberOf": {"fn": self._member_of, "arity": {1: ["String"]}},
-        }
+        self._services = _ValidatorServices(terminology)
 
     def check(
         self, constraint: Constraint, *, node: Any, type_path: str, resource: Any, root: Any
@@ -154,53 +127,44 @@ class InvariantEngine:
         can_fail = CAN_FAIL.get(constraint.key)
         if can_fail is not None and not can_fail(node):
             return True
-        compiled = self._compile(constraint.expression)
+        is_resource = isinstance(node, dict) and isinstance(node.get("resourceType"), str)
+        context_type = node["resourceType"] if is_resource else _element_type(type_path)
+        compiled = _compile(constraint.expression, context_type)
         if isinstance(compiled, Unevaluable):
             return compiled
-        fhirpath = _fhirpath()
-        resource_node = isinstance(node, dict) and "resourceType" in node
-        subject = node if resource_node else fhirpath.create_node(node, type_path)
+        subject = node if is_resource else Node(node, context_type)
         try:
-            result = compiled(subject, {"resource": resource, "rootResource": root})
-        except Exception as error:  # fhirpathpy raises bare Exceptions; never let one escape
-            logger.debug("invariant %s failed to evaluate: %s", constraint.key, type(error).__name__)
-            return Unevaluable("the expression could not be evaluated")
-        return result != [False]
+            result = compiled.evaluate(
+                subject, resource=resource, root_resource=root, services=self._services
+            )
+        except FhirPathError as error:
+            if error.kind == "execution":
+                logger.debug("invariant %s failed while evaluating: %s", constraint.key, error.message)
+                return False
+            return Unevaluable(error.message)
+        return _is_true(result)
 
     def prepare(self, expression: str) -> bool:
         """Compile (and cache) an expression ahead of use; False when it cannot be evaluated."""
-        return not isinstance(self._compile(expression), Unevaluable)
+        return not isinstance(_compile(expression, None), Unevaluable)
 
-    def _compile(self, expression: str) -> Compiled | Unevaluable:
-        if expression not in self._compiled:
-            self._compiled[expression] = self._try_compile(expression)
-        return self._compiled[expression]
 
-    def _try_compile(self, expression: str) -> Compiled | Unevaluable:
-        fhirpath = _fhirpath()
-        try:
-            missing = _function_names(fhirpath.parse(expression)) - fhirpath.builtins - set(self._functions)
-        except Exception:
-            return Unevaluable("the expression does not parse")
-        if missing:
-            return Unevaluable(f"unsupported FHIRPath function {', '.join(sorted(missing))}()")
-        options = {"userInvocationTable": self._functions, "traceFn": lambda *_: None}
-        compiled: Compiled = fhirpath.compile(expression, fhirpath.model, options)
-        return compiled
+def _is_true(result: list[Any]) -> bool:
+    """The result as the verdict: true only for a true boolean (a single non-boolean item counts
+    as true, as FHIRPath's singleton evaluation says); false, empty or several items are not."""
+    if len(result) != 1:
+        return False
+    value = system_value(result[0])
+    return value if isinstance(value, bool) else True
 
-    def _member_of(self, inputs: list[Any], url: str) -> list[bool]:
-        expansion = self._terminology.expansion(url) if self._terminology else None
-        if expansion is None or len(inputs) != 1:
-            return []
-        value = inputs[0]
-        if isinstance(value, str):
-            return [expansion.has_code(value)]
-        if isinstance(value, dict):
-            codings = value["coding"] if isinstance(value.get("coding"), list) else [value]
-            return [
-                any(
-                    isinstance(c, dict) and expansion.has_coding(c.get("system"), str(c.get("code", "")))
-                    for c in codings
-                )
-            ]
-        return []
+
+@lru_cache(maxsize=4096)
+def _compile(expression: str, context_type: str | None) -> CompiledExpression | Unevaluable:
+    try:
+        return compile_expression(expression, context_type)
+    except FhirPathError as error:
+        if context_type is not None and error.kind == "semantic":
+            # a profile can put an invariant on a type our model reads differently: try untyped
+            return _compile(expression, None)
+        reason = "the expression does not parse" if error.kind == "syntax" else error.message
+        return Unevaluable(reason)

@@ -12,7 +12,10 @@ found in the R4B SearchParameters are compiled here into chains of plain dict/li
     x[0]                            index
     a | b                           unions
 
-Anything else falls back to ``fhirpathpy`` (with its R4 model), compiled once per expression.
+Anything else falls back to our FHIRPath evaluator (``fhir_server.fhirpath``), compiled once per
+expression. For indexing, ``resolve()`` answers with the referenced type (a stub resource) when the
+target is not inside the resource, so ``x.where(resolve() is Patient)`` works on plain references.
+The fast paths give the evaluator's answer on every shape they take (tests/fhirpath checks it).
 """
 
 from __future__ import annotations
@@ -23,13 +26,17 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+from fhir_server import fhirpath as evaluator
 from fhir_server.conformance import spec_data
 from fhir_server.conformance.registry import expression_root, split_union
+from fhir_server.fhirpath import FhirPathError, FhirServices, Node
+from fhir_server.fhirpath.environment import Env
+from fhir_server.fhirpath.model import r4b_model
 
 logger = logging.getLogger(__name__)
 
 PathFn = Callable[[dict[str, Any]], list[Any]]
-Step = Callable[[list[Any]], list[Any]]
+Step = Callable[[list[Any], dict[str, Any]], list[Any]]  # (items, the resource) -> items
 
 _ROOTS = ("Resource", "DomainResource")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -40,7 +47,7 @@ _EXTENSION_CALL = re.compile(r"extension\(\s*'([^']*)'\s*\)$")
 
 
 class Unsupported(Exception):
-    """The expression uses FHIRPath this compiler does not handle; use fhirpathpy."""
+    """The expression uses FHIRPath this compiler does not handle; use the evaluator."""
 
 
 @cache
@@ -62,7 +69,7 @@ def _suffix(type_name: str) -> str:
 
 
 def _field(name: str) -> Step:
-    def step(items: list[Any]) -> list[Any]:
+    def step(items: list[Any], resource: dict[str, Any]) -> list[Any]:
         out: list[Any] = []
         for item in items:
             if type(item) is dict:
@@ -82,7 +89,7 @@ def _choice(name: str) -> Step:
     """``value`` on an element whose JSON holds ``valueQuantity`` / ``valueString`` ..."""
     keys = frozenset((name, *(name + s for s in _type_suffixes())))
 
-    def step(items: list[Any]) -> list[Any]:
+    def step(items: list[Any], resource: dict[str, Any]) -> list[Any]:
         out: list[Any] = []
         for item in items:
             if type(item) is not dict:
@@ -109,28 +116,41 @@ def reference_type(reference: str) -> str | None:
     return None
 
 
+def _contained_type(resource: dict[str, Any], reference: str) -> str | None:
+    for contained in resource.get("contained", ()) or ():
+        if isinstance(contained, dict) and contained.get("id") == reference[1:]:
+            return str(contained.get("resourceType"))
+    return None
+
+
+def _referenced_type(resource: dict[str, Any], reference: str) -> str | None:
+    if reference.startswith("#"):
+        return _contained_type(resource, reference)
+    return reference_type(reference)
+
+
 def _where_resolve_is(type_name: str) -> Step:
-    def step(items: list[Any]) -> list[Any]:
+    def step(items: list[Any], resource: dict[str, Any]) -> list[Any]:
         return [
             item
             for item in items
             if type(item) is dict
             and isinstance(item.get("reference"), str)
-            and reference_type(item["reference"]) == type_name
+            and _referenced_type(resource, item["reference"]) == type_name
         ]
 
     return step
 
 
 def _where_equals(name: str, literal: str) -> Step:
-    def step(items: list[Any]) -> list[Any]:
+    def step(items: list[Any], resource: dict[str, Any]) -> list[Any]:
         return [item for item in items if type(item) is dict and item.get(name) == literal]
 
     return step
 
 
 def _extension(url: str) -> Step:
-    def step(items: list[Any]) -> list[Any]:
+    def step(items: list[Any], resource: dict[str, Any]) -> list[Any]:
         out: list[Any] = []
         for item in items:
             if type(item) is dict:
@@ -140,8 +160,12 @@ def _extension(url: str) -> Step:
     return step
 
 
+def _none(items: list[Any], resource: dict[str, Any]) -> list[Any]:
+    return []
+
+
 def _index(position: int) -> Step:
-    def step(items: list[Any]) -> list[Any]:
+    def step(items: list[Any], resource: dict[str, Any]) -> list[Any]:
         return items[position : position + 1]
 
     return step
@@ -151,9 +175,7 @@ _SHAPE_CHECKS: dict[str, Callable[[Any], bool]] = {
     "Reference": lambda v: type(v) is dict and ("reference" in v or "identifier" in v),
     "Identifier": lambda v: type(v) is dict and "value" in v,
     "CodeableConcept": lambda v: type(v) is dict and ("coding" in v or "text" in v),
-    "string": lambda v: type(v) is str,
-    "boolean": lambda v: type(v) is bool,
-}
+}  # no primitives: `code as string` is empty in FHIRPath while every code is a JSON string
 
 
 def _shape_filter(type_name: str) -> Step:
@@ -161,7 +183,7 @@ def _shape_filter(type_name: str) -> Step:
     if check is None:
         raise Unsupported(f"type test on {type_name}")
 
-    def step(items: list[Any]) -> list[Any]:
+    def step(items: list[Any], resource: dict[str, Any]) -> list[Any]:
         return [item for item in items if check(item)]
 
     return step
@@ -179,6 +201,8 @@ class _Compiler:
         # Pending choice name: a choice step not yet emitted, so that `as T` can pick its key.
         self.pending: str | None = None
         self.steps: list[Step] = []
+        self.model = r4b_model()
+        self.type: str | None = None  # the model type of the current items, when known
 
     def compile(self) -> list[Step]:
         self._expression(self.text, first=True)
@@ -189,6 +213,7 @@ class _Compiler:
         if self.pending is not None:
             self.steps.append(_choice(self.pending))
             self.pending = None
+            self.type = None
 
     def _expression(self, text: str, *, first: bool) -> None:
         text = text.strip()
@@ -214,8 +239,21 @@ class _Compiler:
         if not _IDENT.fullmatch(segment):
             raise Unsupported(segment)
         if first and self.rooted:
+            self.type = segment if self.model.knows(segment) else None
             return  # the resource type (or Resource / DomainResource)
+        if first and segment[:1].isupper():
+            raise Unsupported(segment)  # a type name where a relative path is expected
         self._flush()
+        spec = self.model.element(self.type, segment) if self.type is not None else None
+        if spec is not None:
+            if spec.choice_keys is not None:
+                self.pending = segment
+            else:
+                self.steps.append(_field(segment))
+                self.type = spec.types[0] if spec.types[0] != "Resource" else None
+            return
+        if self.type is not None:
+            raise Unsupported(segment)  # not an element of this type: the evaluator says what it means
         if segment in _choice_names():
             self.pending = segment
         else:
@@ -230,6 +268,7 @@ class _Compiler:
         if extension:
             self._flush()
             self.steps.append(_extension(extension.group(1)))
+            self.type = "Extension"
             return
         if segment.startswith("where(") and segment.endswith(")"):
             condition = segment[len("where(") : -1].strip()
@@ -248,6 +287,14 @@ class _Compiler:
         if self.pending is not None:
             self.steps.append(_field(self.pending + _suffix(type_name)))
             self.pending = None
+            self.type = type_name if self.model.knows(type_name) else None
+            return
+        current = self.type
+        if current is not None:
+            kind = self.model.types[current].kind
+            if current == type_name or (kind != "primitive" and self.model.is_subtype(current, type_name)):
+                return  # always of that type: nothing to filter
+            self.steps.append(_none)  # never of that type
             return
         self.steps.append(_shape_filter(type_name))
 
@@ -298,7 +345,7 @@ def _run(steps: list[Step]) -> PathFn:
     def path(resource: dict[str, Any]) -> list[Any]:
         items: list[Any] = [resource]
         for step in steps:
-            items = step(items)
+            items = step(items, resource)
             if not items:
                 return items
         return items
@@ -306,19 +353,40 @@ def _run(steps: list[Step]) -> PathFn:
     return path
 
 
-def _fallback(expression: str) -> PathFn:
-    import fhirpathpy
-    from fhirpathpy.models import models
+class _IndexingServices(FhirServices):
+    """resolve() for indexing: inside the resource first, else a stub of the referenced type."""
 
-    compiled = fhirpathpy.compile(expression, models["r4"])
+    def resolve(self, reference: str, env: Env) -> Node | None:
+        found = super().resolve(reference, env)
+        if found is not None:
+            return found
+        type_name = reference_type(reference)
+        return Node({"resourceType": type_name}, type_name) if type_name else None
+
+
+INDEXING_SERVICES = _IndexingServices()
+
+
+def _nothing(resource: dict[str, Any]) -> list[Any]:
+    return []
+
+
+def evaluator_path(expression: str) -> PathFn:
+    """The evaluator's answer as a path function (the fallback of :func:`compile_expression`)."""
+    try:
+        # R4B search expressions cast collections (`useContext.value as Quantity`): filter them
+        compiled = evaluator.compile_expression(expression, lenient_casts=True)
+    except FhirPathError as error:  # a definition we cannot read must not block writes
+        logger.warning("search expression not compiled (%s): %s", error.kind, error.message)
+        return _nothing
 
     def path(resource: dict[str, Any]) -> list[Any]:
         try:
-            result = compiled(resource, {})
-        except Exception:  # a FHIRPath runtime error must not block a write; index nothing
+            result = compiled.evaluate(resource, services=INDEXING_SERVICES)
+        except FhirPathError:  # a FHIRPath runtime error must not block a write; index nothing
             logger.warning("fhirpath evaluation failed for a search expression", exc_info=True)
             return []
-        return [r for r in result if r is not None]
+        return [value for value in map(evaluator.to_json, result) if value is not None]
 
     return path
 
@@ -336,6 +404,16 @@ def _union(paths: list[PathFn]) -> PathFn:
     return path
 
 
+def compile_fast_path(part: str, *, rooted: bool = True) -> PathFn | None:
+    """The fast path for one union-free part, or None when it takes the evaluator."""
+    if rooted and expression_root(part) not in _ROOTS and not expression_root(part)[:1].isupper():
+        return None
+    try:
+        return _run(_Compiler(part, rooted=rooted).compile())
+    except Unsupported:
+        return None
+
+
 @cache
 def compile_expression(expression: str, *, rooted: bool = True) -> PathFn:
     """A function resource -> list of values for a (type-narrowed) search expression.
@@ -344,11 +422,5 @@ def compile_expression(expression: str, *, rooted: bool = True) -> PathFn:
     """
     paths: list[PathFn] = []
     for part in split_union(expression):
-        if rooted and expression_root(part) not in _ROOTS and not expression_root(part)[:1].isupper():
-            paths.append(_fallback(part))
-            continue
-        try:
-            paths.append(_run(_Compiler(part, rooted=rooted).compile()))
-        except Unsupported:
-            paths.append(_fallback(part))
+        paths.append(compile_fast_path(part, rooted=rooted) or evaluator_path(part))
     return _union(paths)
