@@ -194,7 +194,7 @@ async def test_a_later_file_links_to_what_an_earlier_import_stored(
         {
             "appointments": [
                 {"key": "APT-2001", "patient": "MRN-000124", "doctor": "STAFF-002",
-                 "start": "2026-12-10T09:00:00Z", "end": "2026-12-10T09:20:00Z"},
+                 "start": "2031-12-10T09:00:00Z", "end": "2031-12-10T09:20:00Z"},
             ],
             "treatment_plans": [
                 {"key": "PLAN-7003", "patient": "MRN-000123", "visit": "VISIT-5001",
@@ -224,7 +224,7 @@ _PATIENT = {"key": "MRN-1", "family_name": "Example", "gender": "female"}
 _DOCTOR = {"key": "STAFF-1", "family_name": "Haddad", "specialties": ["cardiology"]}
 
 
-def _appointment(key: str, patient_key: str, start: str = "2026-12-01T09:00:00Z") -> dict[str, str]:
+def _appointment(key: str, patient_key: str, start: str = "2031-12-01T09:00:00Z") -> dict[str, str]:
     end = start.replace("T09:00", "T09:30")
     return {"key": key, "patient": patient_key, "doctor": "STAFF-1", "start": start, "end": end}
 
@@ -276,7 +276,7 @@ def test_layout_problems_are_named_by_their_place_in_the_file(tmp_path: Path) ->
                 {"key": "MRN-1", "family_name": "A"},
                 {"key": "MRN-2", "family_name": "B", "gender": "x"},
             ],
-            "appointments": [{**_appointment("A-1", "MRN-1"), "end": "2026-12-01T08:00:00Z"}],
+            "appointments": [{**_appointment("A-1", "MRN-1"), "end": "2031-12-01T08:00:00Z"}],
             "expenses": [
                 {"key": "E-1", "category": "rent", "reason": "r", "amount": "-1", "date": "2026-11-01"}
             ],
@@ -308,7 +308,7 @@ def test_keys_used_twice_and_plans_treating_a_missing_diagnosis_are_refused(tmp_
             "staff": [{"key": "STAFF-1", "family_name": "Ndlovu", "roles": ["nurse"]}],
             "patients": [_PATIENT],
             "medical_records": [{"key": "V-1", "patient": "MRN-1", "doctor": "STAFF-1",
-                                 "start": "2026-11-01T09:00:00Z"}],
+                                 "start": "2031-11-01T09:00:00Z"}],
             "treatment_plans": [{"key": "T-1", "patient": "MRN-1", "visit": "V-1",
                                  "addresses_diagnosis": True, "diagnosis_summary": "s"}],
         },
