@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhir_server.auth.staff_sync import install_staff_sync
 from fhir_server.conformance.validator import ProfileValidator
 from fhir_server.conformance.write_policy import check_write, parse_required_profiles
 from fhir_server.context import RequestContext
@@ -32,3 +33,4 @@ def install_clinic_rules(services: Services, validator: ProfileValidator) -> Non
     install_scheduling(services)
     install_finance(services)
     install_documents(services)
+    install_staff_sync(services)

@@ -15,6 +15,7 @@ from fhir_server.auth.facts import IndexerFacts
 from fhir_server.auth.gate import ScopeGate
 from fhir_server.auth.jwks import RemoteKeySets
 from fhir_server.auth.keys import ServerKey, ephemeral_server_key, load_server_key
+from fhir_server.auth.revocation_cache import RevocationCache
 from fhir_server.auth.urls import AuthUrls
 from fhir_server.auth.verifier import TokenVerifier
 from fhir_server.conformance.registry import ConformanceRegistry
@@ -32,6 +33,11 @@ class AuthState:
     verifier: TokenVerifier
     gate: ScopeGate
     http: httpx.AsyncClient
+
+    @property
+    def cache(self) -> RevocationCache | None:
+        """This process's revocation snapshot (None without a database)."""
+        return self.verifier.revocations
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -65,6 +71,7 @@ async def build_auth_state(
     )
     if db is not None:
         await store.ensure_auth_indexes(db)
+        verifier.revocations = RevocationCache(db, max_age=settings.revocation_check_seconds)
     return AuthState(
         settings=settings,
         urls=urls,
