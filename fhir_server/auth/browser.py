@@ -1,7 +1,7 @@
 """The sign-in pages' cookies and CSRF protection.
 
-Two cookies, both HttpOnly, SameSite=Lax, path ``/oauth``, and Secure unless the server is reached
-over plain http on a loopback address (development):
+Two cookies, both HttpOnly, SameSite=Lax, path ``/oauth``, and Secure whenever the public base URL
+is https (a browser would not send them back over plain http, used only in development):
 
 - the *browser* cookie, a random id set on the first page: every form carries a token derived from
   it (double submit), and a pending authorization is bound to the browser that started it, so
@@ -29,12 +29,10 @@ BROWSER_COOKIE: Final = "fhir_browser"
 SESSION_COOKIE: Final = "fhir_session"
 COOKIE_PATH: Final = "/oauth"
 CSRF_FIELD: Final = "csrf"
-_LOOPBACK: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def cookie_secure(settings: Settings) -> bool:
-    parts = urlsplit(settings.base_url)
-    return not (parts.scheme == "http" and parts.hostname in _LOOPBACK)
+    return urlsplit(settings.base_url).scheme == "https"
 
 
 def browser_id(request: Request) -> str | None:

@@ -123,7 +123,7 @@ def preserve_hidden(
                 result.pop(name, None)
         _unlabel(result, before)
     _merge_contained(result, before, can_read)
-    return result
+    return incoming if result == incoming else result
 
 
 def _unlabel(result: Json, before: Json) -> None:

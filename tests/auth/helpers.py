@@ -72,9 +72,8 @@ async def login(http: httpx.AsyncClient, params: dict[str, str], username: str) 
     """Open the authorize URL and sign in; returns the consent page response."""
     page = await http.get("/oauth/authorize", params=params)
     assert page.status_code == 200, page.text
-    request_id = hidden_inputs(page.text)["request"]
     return await http.post(
-        "/oauth/login", data={"request": request_id, "username": username, "password": PASSWORD}
+        "/oauth/login", data={**hidden_inputs(page.text), "username": username, "password": PASSWORD}
     )
 
 
