@@ -120,6 +120,9 @@ async def _refresh_token(
     document = await tokens.find_one({"_id": token_id, "kind": store.KIND_REFRESH})
     if document is None or document.get("revoked") or store.is_expired(document):
         raise _raise(InvalidGrantError, "invalid refresh token")
+    grant_ends = document.get("grant_expires_at")
+    if grant_ends is not None and store.as_utc(grant_ends) <= store.now_utc():
+        raise _raise(InvalidGrantError, "the grant has reached its absolute lifetime; sign in again")
     if document["client_id"] != client.client_id:
         raise _raise(InvalidGrantError, "invalid refresh token")
     scopes = _downscope(list(document["scopes"]), form.get("scope"))  # before the token is spent

@@ -54,7 +54,7 @@ async def build_auth_state(
     search indexer of ``registry``, else one loaded on first use) and ensure indexes if ``db``.
 
     With authorization disabled no key is written to disk: an in-memory key serves the endpoints.
-    ``clock`` paces JWKS caching (tests pass their own). Raises ``ValueError`` for a malformed
+    ``clock`` paces JWKS caching and the revocation snapshot (tests pass their own). Raises ``ValueError`` for a malformed
     ``external_issuers`` setting. Close with ``aclose()``.
     """
     external = parse_external_issuers(settings.external_issuers)
@@ -71,7 +71,7 @@ async def build_auth_state(
     )
     if db is not None:
         await store.ensure_auth_indexes(db)
-        verifier.revocations = RevocationCache(db, max_age=settings.revocation_check_seconds)
+        verifier.revocations = RevocationCache(db, max_age=settings.revocation_check_seconds, clock=clock)
     return AuthState(
         settings=settings,
         urls=urls,
