@@ -64,8 +64,10 @@ async def test_standalone_launch_with_patient_picker_gives_tokens_that_work(
     )
     page = await login(http, params, "doctor1")
     assert page.status_code == 200
-    assert 'name=patient' not in page.text  # nothing listed, so nothing preselected, before a search
-    found = await http.post("/oauth/consent", data={**hidden_inputs(page.text), "action": "search", "name": "do"})
+    assert "name=patient" not in page.text  # nothing listed, so nothing preselected, before a search
+    found = await http.post(
+        "/oauth/consent", data={**hidden_inputs(page.text), "action": "search", "name": "do"}
+    )
     assert found.status_code == 200, found.text
     assert 'value="pat1"' in found.text and "Doe" in found.text  # the picker finds the patient by name
     assert "checked" not in found.text

@@ -71,9 +71,19 @@ def _redacted(resource: dict[str, Any]) -> bool:
 
 # (role, resource, elements it must not see, elements it must see)
 VIEWS: Final = [
-    ("receptionist", APPOINTMENT, {"reasonCode", "reasonReference", "text"}, {"status", "description", "participant"}),
+    (
+        "receptionist",
+        APPOINTMENT,
+        {"reasonCode", "reasonReference", "text"},
+        {"status", "description", "participant"},
+    ),
     ("receptionist", ENCOUNTER, {"reasonCode", "diagnosis"}, {"status", "subject", "class"}),
-    ("accountant", PATIENT, {"generalPractitioner", "extension", "contact"}, {"name", "birthDate", "identifier"}),
+    (
+        "accountant",
+        PATIENT,
+        {"generalPractitioner", "extension", "contact"},
+        {"name", "birthDate", "identifier"},
+    ),
     ("accountant", CLAIM, {"diagnosis"}, {"total", "patient", "status"}),
     ("lab", PATIENT, {"generalPractitioner", "extension"}, {"name", "birthDate", "identifier"}),
     ("doctor", APPOINTMENT, set(), {"reasonCode", "reasonReference", "text", "contained"}),
@@ -115,7 +125,9 @@ def test_an_update_by_a_role_keeps_what_it_cannot_see(gate: ScopeGate) -> None:
     # Nor can the role set a hidden element: its attempt is replaced by the stored value.
     forged = {**edited, "reasonCode": [{"text": "something else"}]}
     assert gate.preserve_hidden(ctx, APPOINTMENT, forged)["reasonCode"] == APPOINTMENT["reasonCode"]
-    created = gate.preserve_hidden(ctx, None, {"resourceType": "Appointment", "status": "proposed", "reasonCode": [REASON]})
+    created = gate.preserve_hidden(
+        ctx, None, {"resourceType": "Appointment", "status": "proposed", "reasonCode": [REASON]}
+    )
     assert "reasonCode" not in created
 
 
@@ -144,7 +156,12 @@ SEARCHES: Final = [
     ("receptionist", "Appointment", [("_content", "asthma")], True),
     ("receptionist", "Appointment", [("_include", "Appointment:reason-reference")], True),
     ("receptionist", "Patient", [("_has:Encounter:patient:reason-code", "195967001")], True),
-    ("receptionist", "Patient", [("_has:Appointment:patient:_has:Encounter:appointment:diagnosis", "x")], True),
+    (
+        "receptionist",
+        "Patient",
+        [("_has:Appointment:patient:_has:Encounter:appointment:diagnosis", "x")],
+        True,
+    ),
     ("receptionist", "AppointmentResponse", [("appointment.reason-code", "x")], True),
     ("receptionist", "Encounter", [("appointment:Appointment.reason-code", "x")], True),
     ("receptionist", "Encounter", [("status", "finished"), ("date", "ge2024")], False),

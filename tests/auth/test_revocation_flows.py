@@ -29,7 +29,9 @@ SCOPE = "offline_access user/Patient.rs user/Observation.rs"
 
 async def _setup(db: Any, role: str = "doctor") -> tuple[str, str]:
     await create_user(db=db, username="alice", password=PASSWORD, role=role, fhir_user="Practitioner/p1")
-    app = await create_client(db=db, kind=ClientKind.PUBLIC, name="App", scopes=SCOPE, redirect_uris=[REDIRECT_URI])
+    app = await create_client(
+        db=db, kind=ClientKind.PUBLIC, name="App", scopes=SCOPE, redirect_uris=[REDIRECT_URI]
+    )
     confidential = await create_client(
         db=db, kind=ClientKind.SYMMETRIC, name="Gateway", scopes="user/*.rs", redirect_uris=[REDIRECT_URI]
     )
@@ -59,7 +61,9 @@ async def _read(http: httpx.AsyncClient, token: str) -> int:
 
 async def _introspect(http: httpx.AsyncClient, gateway: str, token: str) -> dict[str, Any]:
     client_id, secret = gateway.split(":", 1)
-    answer = await http.post("/oauth/introspect", data={"token": token}, auth=httpx.BasicAuth(client_id, secret))
+    answer = await http.post(
+        "/oauth/introspect", data={"token": token}, auth=httpx.BasicAuth(client_id, secret)
+    )
     body: dict[str, Any] = answer.json()
     return body
 
@@ -73,7 +77,9 @@ async def test_disabling_a_user_ends_refresh_now_and_access_within_the_check_per
     # Another process (the command line) disables the account: no shared memory with the server.
     await set_active(db=db, username="alice", active=False)
     assert (await _refresh(http, client_id, body["refresh_token"])).json()["error"] == "invalid_grant"
-    assert (await _introspect(http, gateway, body["access_token"])) == {"active": False}  # introspection is exact
+    assert (await _introspect(http, gateway, body["access_token"])) == {
+        "active": False
+    }  # introspection is exact
     clock.now += settings.revocation_check_seconds - 1
     assert await _read(http, body["access_token"]) == 200, "the snapshot may be this old"
     clock.now += 1
@@ -131,11 +137,13 @@ async def test_resetting_a_password_ends_access_and_the_link_sets_a_new_one(
     assert page.status_code == 200, page.text
     new_password = "a brand new password 7"
     done = await http.post(
-        "/oauth/password-reset", data={**hidden_inputs(page.text), "new_password": new_password, "repeat": new_password}
+        "/oauth/password-reset",
+        data={**hidden_inputs(page.text), "new_password": new_password, "repeat": new_password},
     )
     assert done.status_code == 200, done.text
     again = await http.post(
-        "/oauth/password-reset", data={**hidden_inputs(page.text), "new_password": new_password, "repeat": new_password}
+        "/oauth/password-reset",
+        data={**hidden_inputs(page.text), "new_password": new_password, "repeat": new_password},
     )
     assert again.status_code == 400, "a link works once"
     user = await db[store.USERS].find_one({"_id": "alice"})

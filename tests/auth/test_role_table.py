@@ -26,33 +26,81 @@ SUBJECT: Final = {"reference": "Patient/p1"}
 
 def _document(category: str) -> dict[str, Any]:
     coding = {"system": DOCUMENT_CATEGORY_SYSTEM, "code": category}
-    return {"resourceType": "DocumentReference", "status": "current", "category": [{"coding": [coding]}],
-            "subject": SUBJECT, "content": [{"attachment": {"url": "Binary/b1"}}]}
+    return {
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "category": [{"coding": [coding]}],
+        "subject": SUBJECT,
+        "content": [{"attachment": {"url": "Binary/b1"}}],
+    }
 
 
 RESOURCES: Final[dict[str, dict[str, Any]]] = {
     "Patient": {"resourceType": "Patient", "name": [{"family": "Doe"}]},
     "Practitioner": {"resourceType": "Practitioner", "name": [{"family": "Who"}]},
-    "Appointment": {"resourceType": "Appointment", "status": "booked", "participant": [{"status": "accepted"}]},
-    "Encounter": {"resourceType": "Encounter", "status": "finished", "class": {"code": "AMB"}, "subject": SUBJECT},
+    "Appointment": {
+        "resourceType": "Appointment",
+        "status": "booked",
+        "participant": [{"status": "accepted"}],
+    },
+    "Encounter": {
+        "resourceType": "Encounter",
+        "status": "finished",
+        "class": {"code": "AMB"},
+        "subject": SUBJECT,
+    },
     "Condition": {"resourceType": "Condition", "code": {"text": "Asthma"}, "subject": SUBJECT},
-    "Observation by the lab": {"resourceType": "Observation", "status": "final", "code": {"text": "Hb"},
-                               "subject": SUBJECT, "performer": [{"reference": LAB}]},
-    "Observation by others": {"resourceType": "Observation", "status": "final", "code": {"text": "BP"},
-                              "subject": SUBJECT, "performer": [{"reference": OTHER_LAB}]},
-    "DiagnosticReport by the lab": {"resourceType": "DiagnosticReport", "status": "final", "code": {"text": "CBC"},
-                                    "subject": SUBJECT, "performer": [{"reference": LAB}]},
-    "DiagnosticReport by others": {"resourceType": "DiagnosticReport", "status": "final", "code": {"text": "CT"},
-                                   "subject": SUBJECT, "performer": [{"reference": OTHER_LAB}]},
-    "ServiceRequest to the lab": {"resourceType": "ServiceRequest", "status": "active", "intent": "order",
-                                  "subject": SUBJECT, "performer": [{"reference": LAB}]},
-    "ServiceRequest to others": {"resourceType": "ServiceRequest", "status": "active", "intent": "order",
-                                 "subject": SUBJECT, "performer": [{"reference": OTHER_LAB}]},
+    "Observation by the lab": {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "Hb"},
+        "subject": SUBJECT,
+        "performer": [{"reference": LAB}],
+    },
+    "Observation by others": {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "BP"},
+        "subject": SUBJECT,
+        "performer": [{"reference": OTHER_LAB}],
+    },
+    "DiagnosticReport by the lab": {
+        "resourceType": "DiagnosticReport",
+        "status": "final",
+        "code": {"text": "CBC"},
+        "subject": SUBJECT,
+        "performer": [{"reference": LAB}],
+    },
+    "DiagnosticReport by others": {
+        "resourceType": "DiagnosticReport",
+        "status": "final",
+        "code": {"text": "CT"},
+        "subject": SUBJECT,
+        "performer": [{"reference": OTHER_LAB}],
+    },
+    "ServiceRequest to the lab": {
+        "resourceType": "ServiceRequest",
+        "status": "active",
+        "intent": "order",
+        "subject": SUBJECT,
+        "performer": [{"reference": LAB}],
+    },
+    "ServiceRequest to others": {
+        "resourceType": "ServiceRequest",
+        "status": "active",
+        "intent": "order",
+        "subject": SUBJECT,
+        "performer": [{"reference": OTHER_LAB}],
+    },
     "Specimen": {"resourceType": "Specimen", "subject": SUBJECT},
     "DocumentReference: insurance card": _document("insurance"),
     "DocumentReference: clinical note": _document("clinical-note"),
-    "Media (wound photo)": {"resourceType": "Media", "status": "completed", "subject": SUBJECT,
-                            "content": {"url": "Binary/b2"}},
+    "Media (wound photo)": {
+        "resourceType": "Media",
+        "status": "completed",
+        "subject": SUBJECT,
+        "content": {"url": "Binary/b2"},
+    },
     "Binary": {"resourceType": "Binary", "contentType": "image/png", "securityContext": SUBJECT},
     "Invoice": {"resourceType": "Invoice", "status": "issued", "subject": SUBJECT},
     "Claim": {"resourceType": "Claim", "status": "active", "patient": SUBJECT},
@@ -110,7 +158,9 @@ def _allowed(check: Callable[[], object]) -> bool:
 
 def allowed(gate: ScopeGate, ctx: RequestContext, letter: str, resource: dict[str, Any]) -> bool:
     resource_type = resource["resourceType"]
-    visible = _allowed(lambda: gate.require(ctx, Interaction.READ, resource_type)) and gate.can_see(ctx, resource)
+    visible = _allowed(lambda: gate.require(ctx, Interaction.READ, resource_type)) and gate.can_see(
+        ctx, resource
+    )
     checks: dict[str, Callable[[], object]] = {
         "r": lambda: visible,
         "s": lambda: gate.search_constraint(ctx, resource_type) is not None and gate.can_see(ctx, resource),
@@ -141,6 +191,8 @@ def test_role_table(gate: ScopeGate, label: str) -> None:
 def test_the_lab_without_a_linked_resource_sees_no_findings(gate: ScopeGate) -> None:
     scopes = ROLES["lab"].scope_texts(fhir_user=None)
     assert not any("Observation" in scope or "ServiceRequest" in scope for scope in scopes)
-    ctx = RequestContext(Principal(subject="l", scopes=frozenset(scopes), role="lab"), "http://testserver/fhir")
+    ctx = RequestContext(
+        Principal(subject="l", scopes=frozenset(scopes), role="lab"), "http://testserver/fhir"
+    )
     with pytest.raises(Forbidden):
         gate.require(ctx, Interaction.READ, "Observation")
