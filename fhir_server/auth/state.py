@@ -54,8 +54,8 @@ async def build_auth_state(
     search indexer of ``registry``, else one loaded on first use) and ensure indexes if ``db``.
 
     With authorization disabled no key is written to disk: an in-memory key serves the endpoints.
-    ``clock`` paces JWKS caching and the revocation snapshot (tests pass their own). Raises ``ValueError`` for a malformed
-    ``external_issuers`` setting. Close with ``aclose()``.
+    ``clock`` paces JWKS caching and the revocation snapshot (tests pass their own). Raises
+    ``ValueError`` for a malformed ``external_issuers`` setting. Close with ``aclose()``.
     """
     external = parse_external_issuers(settings.external_issuers)
     if settings.auth_enabled or settings.auth_signing_key:

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pyotp
-import pytest
 import pytest_asyncio
 
 from fhir_server.auth import store
