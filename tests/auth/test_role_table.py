@@ -156,6 +156,11 @@ def _allowed(check: Callable[[], object]) -> bool:
         return False
 
 
+def _writes(gate: ScopeGate, ctx: RequestContext, interaction: Interaction, resource: dict[str, Any]) -> bool:
+    gate.check_write(ctx, interaction, resource)
+    return True
+
+
 def allowed(gate: ScopeGate, ctx: RequestContext, letter: str, resource: dict[str, Any]) -> bool:
     resource_type = resource["resourceType"]
     visible = _allowed(lambda: gate.require(ctx, Interaction.READ, resource_type)) and gate.can_see(
@@ -164,9 +169,9 @@ def allowed(gate: ScopeGate, ctx: RequestContext, letter: str, resource: dict[st
     checks: dict[str, Callable[[], object]] = {
         "r": lambda: visible,
         "s": lambda: gate.search_constraint(ctx, resource_type) is not None and gate.can_see(ctx, resource),
-        "c": lambda: gate.check_write(ctx, Interaction.CREATE, resource),
-        "u": lambda: visible and gate.check_write(ctx, Interaction.UPDATE, resource) is None,
-        "d": lambda: visible and gate.check_write(ctx, Interaction.DELETE, resource) is None,
+        "c": lambda: _writes(gate, ctx, Interaction.CREATE, resource),
+        "u": lambda: visible and _writes(gate, ctx, Interaction.UPDATE, resource),
+        "d": lambda: visible and _writes(gate, ctx, Interaction.DELETE, resource),
     }
     return _allowed(checks[letter])
 
