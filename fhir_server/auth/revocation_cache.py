@@ -40,18 +40,38 @@ class Snapshot:
 
     def reason_refused(self, claims: dict[str, Any]) -> str | None:
         """Why the token is no longer good, or None (a reason safe to log and return)."""
+        return self.check(claims)[0]
+
+    def check(self, claims: dict[str, Any]) -> tuple[str | None, bool]:
+        """(why the token is refused or None, whether the token is newer than this snapshot).
+
+        A token names a generation it was issued under after a fresh check of the database, so one
+        newer than the snapshot (or of an account or client the snapshot does not know yet) is
+        trusted, and tells the caller to read the snapshot again.
+        """
         if any(marker in self.revoked_tokens for marker in _markers(claims)):
-            return "token revoked"
+            return "token revoked", False
+        newer = False
         if CLAIM_USER_GENERATION in claims:
             user = self.users.get(str(claims.get("sub")))
-            if user is None or not user.active or user.generation != claims[CLAIM_USER_GENERATION]:
-                return "token revoked: the account was disabled or changed"
-        client = self.clients.get(str(claims.get(CLAIM_CLIENT_ID)))
-        if client is not None and (
-            not client.active or client.generation != claims.get(CLAIM_CLIENT_GENERATION, 0)
+            generation = claims[CLAIM_USER_GENERATION]
+            if user is None or generation > user.generation:
+                newer = True
+            elif not user.active or user.generation != generation:
+                return "token revoked: the account was disabled or changed", False
+        client_id = str(claims.get(CLAIM_CLIENT_ID))
+        client = self.clients.get(client_id)
+        generation = claims.get(CLAIM_CLIENT_GENERATION, 0)
+        if (
+            client is None
+            and CLAIM_CLIENT_GENERATION in claims
+            or client is not None
+            and generation > client.generation
         ):
-            return "token revoked: the app was disabled or changed"
-        return None
+            newer = True
+        elif client is not None and (not client.active or client.generation != generation):
+            return "token revoked: the app was disabled or changed", False
+        return None, newer
 
 
 def user_is_active(user: dict[str, Any]) -> bool:
@@ -111,7 +131,10 @@ class RevocationCache:
         self._epoch += 1
 
     async def reason_refused(self, claims: dict[str, Any]) -> str | None:
-        return (await self._current()).reason_refused(claims)
+        reason, newer = (await self._current()).check(claims)
+        if newer:
+            self.invalidate()  # the snapshot predates this token's issue: catch up
+        return reason
 
     async def _current(self) -> Snapshot:
         snapshot = self._snapshot

@@ -19,6 +19,7 @@ from fhir_server.auth.tokens import (
     CLAIM_PATIENT,
     CLAIM_ROLE,
     CLAIM_SCOPE,
+    CLAIM_USER_GENERATION,
 )
 from fhir_server.auth.urls import AuthUrls
 from fhir_server.context import Principal
@@ -100,7 +101,10 @@ class TokenVerifier:
     async def _reason_refused(self, db: store.Database, claims: dict[str, Any], fresh: bool) -> str | None:
         if self.revocations is not None and not fresh:
             return await self.revocations.reason_refused(claims)
-        return (await load_snapshot(db, claims)).reason_refused(claims)
+        snapshot = await load_snapshot(db, claims)
+        if CLAIM_USER_GENERATION in claims and str(claims.get("sub")) not in snapshot.users:
+            return "token revoked: the account no longer exists"
+        return snapshot.reason_refused(claims)
 
     async def _verify_external(self, unverified: Any, issuer: ExternalIssuer) -> VerifiedToken:
         try:

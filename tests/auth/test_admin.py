@@ -134,8 +134,8 @@ async def test_users_and_clients_on_the_command_line(
     user = await db[store.USERS].find_one({"_id": "dan"})
     assert user["must_change_password"] and user[store.GENERATION] == 6
 
-    assert await _cli(settings, db, "clients", "create", "--kind", "confidential-symmetric", "--name", "Gw",
-                      "--client-id", "gw1", "--scope", "user/*.rs", "--redirect-uri", REDIRECT_URI) == 0  # fmt: skip
+    create = ("clients", "create", "--kind", "confidential-symmetric", "--name", "Gw", "--client-id", "gw1")
+    assert await _cli(settings, db, *create, "--scope", "user/*.rs", "--redirect-uri", REDIRECT_URI) == 0
     assert await _cli(settings, db, "clients", "rotate", "gw1") == 0
     assert "client_secret:" in capsys.readouterr().out
     assert await _cli(settings, db, "clients", "disable", "gw1") == 0
