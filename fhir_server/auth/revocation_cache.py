@@ -62,11 +62,8 @@ class Snapshot:
         client_id = str(claims.get(CLAIM_CLIENT_ID))
         client = self.clients.get(client_id)
         generation = claims.get(CLAIM_CLIENT_GENERATION, 0)
-        if (
-            client is None
-            and CLAIM_CLIENT_GENERATION in claims
-            or client is not None
-            and generation > client.generation
+        if (client is None and CLAIM_CLIENT_GENERATION in claims) or (
+            client is not None and generation > client.generation
         ):
             newer = True
         elif client is not None and (not client.active or client.generation != generation):

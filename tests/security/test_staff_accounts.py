@@ -38,8 +38,8 @@ def _role(practitioner: str, code: str, **extra: Any) -> dict[str, Any]:
 
 
 async def _staff(system_http: httpx.AsyncClient, db: Any, code: str) -> tuple[str, dict[str, Any], str]:
-    practitioner = await system_http.post("/Practitioner", json={"resourceType": "Practitioner", "active": True,
-                                                                 "name": [{"family": unique("Staff")}]})  # fmt: skip
+    body = {"resourceType": "Practitioner", "active": True, "name": [{"family": unique("Staff")}]}
+    practitioner = await system_http.post("/Practitioner", json=body)
     assert practitioner.status_code == 201, practitioner.text
     role = await system_http.post("/PractitionerRole", json=_role(practitioner.json()["id"], code))
     assert role.status_code == 201, role.text
