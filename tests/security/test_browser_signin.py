@@ -156,8 +156,9 @@ def server(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     finally:
         web.should_exit = True
         thread.join(timeout=30)
-        with MongoClient(mongo_uri) as mongo:
-            mongo.drop_database(settings.database_name)
+        cleaner: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
+        with cleaner:
+            cleaner.drop_database(settings.database_name)
 
 
 def _token(settings: Settings, scope: str) -> dict[str, str]:
