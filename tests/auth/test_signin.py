@@ -158,7 +158,8 @@ async def test_totp_enrolment_then_codes_at_each_sign_in(browser: Browser, db: A
     totp = pyotp.TOTP(secret.group(1).replace(" ", ""))
     wrong = await first.post("/oauth/code", data={**hidden_inputs(enrol.text), "code": "000000"})
     assert wrong.status_code == 401
-    done = await first.post("/oauth/code", data={**hidden_inputs(enrol.text), "code": totp.now()})
+    code = totp.now()
+    done = await first.post("/oauth/code", data={**hidden_inputs(enrol.text), "code": code})
     assert "Allow access?" in done.text, done.text
     user = await db[store.USERS].find_one({"_id": "bea"})
     assert user["totp_secret"] == secret.group(1).replace(" ", "")
@@ -166,7 +167,7 @@ async def test_totp_enrolment_then_codes_at_each_sign_in(browser: Browser, db: A
     other = await browser(totp_required_roles="admin,doctor")  # another browser: no session
     ask = await _sign_in(other, await _open(other, client_id))
     assert "One-time code" in ask.text
-    replay = await other.post("/oauth/code", data={**hidden_inputs(ask.text), "code": totp.now()})
+    replay = await other.post("/oauth/code", data={**hidden_inputs(ask.text), "code": code})
     assert replay.status_code == 401, "a code is accepted once"
     previous = totp.at(int(store.now_utc().timestamp()) + 30)
     accepted = await other.post("/oauth/code", data={**hidden_inputs(ask.text), "code": previous})
