@@ -13,7 +13,7 @@ from pymongo.errors import DuplicateKeyError
 
 from fhir_server.auth import store
 from fhir_server.auth.jwks import import_jwks
-from fhir_server.auth.scopes import ScopeContext, ScopeSyntaxError, parse_scopes, split_scope
+from fhir_server.auth.scopes import SERVER_SCOPES, ScopeContext, ScopeSyntaxError, parse_scopes, split_scope
 
 
 class ClientKind(StrEnum):
@@ -82,8 +82,8 @@ def validate_client(
     if kind is ClientKind.BACKEND:
         if redirect_uris:
             raise ClientError("a backend client has no redirect URIs")
-        if parsed.launch:
-            raise ClientError("a backend client holds system/ scopes only")
+        if parsed.launch - SERVER_SCOPES:
+            raise ClientError("a backend client holds system/ scopes (and this server's admin scope) only")
     elif not redirect_uris:
         raise ClientError("an app needs at least one redirect URI")
     for uri in redirect_uris:

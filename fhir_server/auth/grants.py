@@ -27,6 +27,7 @@ from fhir_server.auth.clients import (
 from fhir_server.auth.consent import code_id
 from fhir_server.auth.revocation import revoke_grant
 from fhir_server.auth.scopes import (
+    SERVER_SCOPES,
     ScopeContext,
     ScopeSyntaxError,
     covers,
@@ -175,7 +176,9 @@ async def _client_credentials(
     except ScopeSyntaxError as error:
         raise _raise(InvalidScopeError, "malformed scope") from error
     system = [scope for scope in requested.clinical if scope.context is ScopeContext.SYSTEM]
-    granted = narrow_scopes(system, limits)
+    held = set(client.client.get("scopes", []))
+    server_scopes = sorted(scope for scope in requested.launch if scope in SERVER_SCOPES and scope in held)
+    granted = [*server_scopes, *narrow_scopes(system, limits)]
     if not granted:
         raise _raise(InvalidScopeError, "no requested system/ scope is allowed for this client")
     who = TokenSubject(

@@ -10,10 +10,19 @@ import pytest
 
 from fhir_server.auth import store
 from fhir_server.auth.cli import add_subcommands
+from fhir_server.auth.clients import ClientKind, create_client
+from fhir_server.auth.devtoken import make_dev_token
 from fhir_server.auth.state import AuthState
 from fhir_server.auth.tokens import TokenSubject, issue_access_token
 from fhir_server.settings import Settings
-from tests.auth.helpers import PASSWORD, REDIRECT_URI
+from tests.auth.helpers import (
+    PASSWORD,
+    REDIRECT_URI,
+    backend_token_form,
+    client_assertion,
+    public_jwks,
+    rsa_key,
+)
 
 
 def _token(auth: AuthState, scope: str) -> dict[str, str]:
@@ -99,6 +108,22 @@ async def test_the_admin_api_is_in_the_openapi_document(http: httpx.AsyncClient)
     assert {"/admin/users", "/admin/users/{username}/disable", "/admin/clients/{client_id}/rotate"} <= set(
         schema["paths"]
     )
+
+
+async def test_a_backend_registered_with_the_admin_scope_and_a_dev_token_may_administer(
+    http: httpx.AsyncClient, settings: Settings, db: Any
+) -> None:
+    token = make_dev_token(settings=settings, scope="admin")
+    assert (await http.get("/admin/clients", headers={"Authorization": f"Bearer {token}"})).status_code == 200
+    key = rsa_key("ops-1")
+    await create_client(db=db, kind=ClientKind.BACKEND, name="Ops", scopes="admin", jwks=public_jwks(key),
+                        client_id="ops")  # fmt: skip
+    form = backend_token_form(client_assertion("ops", key, "RS384"), "admin system/Patient.rs")
+    answer = await http.post("/oauth/token", data=form)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["scope"] == "admin"
+    headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    assert (await http.get("/admin/users", headers=headers)).status_code == 200
 
 
 def _parse(*argv: str) -> argparse.Namespace:
