@@ -48,6 +48,20 @@ class AccessGate(Protocol):
     def is_administrator(self, ctx: RequestContext) -> bool:
         """May the caller run administrative operations ($reindex, conformance writes ...)?"""
 
+    def redact(self, ctx: RequestContext, resource: dict[str, Any]) -> dict[str, Any]:
+        """What of this resource may leave for the caller: itself, or a copy without the elements
+        the caller's role may not see."""
+
+    def preserve_hidden(
+        self, ctx: RequestContext, previous: dict[str, Any] | None, incoming: dict[str, Any]
+    ) -> dict[str, Any]:
+        """What to store when the caller writes ``incoming`` over ``previous`` (None on create):
+        elements the caller may not see keep their stored values."""
+
+    def check_search(self, ctx: RequestContext, resource_type: str, params: list[tuple[str, str]]) -> None:
+        """Raise ``Forbidden`` when a search would match, sort or include by an element the caller
+        may not see."""
+
 
 class AllowAll:
     """The gate when authorization is disabled: everything is allowed."""
@@ -72,3 +86,14 @@ class AllowAll:
 
     def is_administrator(self, ctx: RequestContext) -> bool:
         return True
+
+    def redact(self, ctx: RequestContext, resource: dict[str, Any]) -> dict[str, Any]:
+        return resource
+
+    def preserve_hidden(
+        self, ctx: RequestContext, previous: dict[str, Any] | None, incoming: dict[str, Any]
+    ) -> dict[str, Any]:
+        return incoming
+
+    def check_search(self, ctx: RequestContext, resource_type: str, params: list[tuple[str, str]]) -> None:
+        return None

@@ -9,6 +9,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from fhir_server.access import AccessGate, AllowAll
 from fhir_server.auth.discovery import smart_security_component
+from fhir_server.auth.revocation_cache import RevocationCache
 from fhir_server.capabilities import ServerCapabilities
 from fhir_server.conformance.registry import ConformanceRegistry
 from fhir_server.conformance.validator import ProfileValidator
@@ -41,6 +42,7 @@ async def build_services(
     registry: ConformanceRegistry | None = None,
     validator: ProfileValidator | None = None,
     publish: bool = False,
+    revocations: RevocationCache | None = None,
 ) -> Services:
     """The services on ``db``: repository, search, the clinic's rules and the access gate
     (``AllowAll`` for trusted command-line operators). The caller closes ``services.blob_store``.
@@ -66,7 +68,7 @@ async def build_services(
         blob_store=open_blob_store(settings),
         validator=validator,
     )
-    install_clinic_rules(services, validator)
+    install_clinic_rules(services, validator, revocations)
     install_custom_search_parameters(services, registry)
     repository.hooks.append(ReadOnlyConformance(validator.resources))
     if publish:

@@ -37,6 +37,7 @@ class Principal:
     patient: str | None = None  # patient id of a patient-context launch
     fhir_user: str | None = None  # "Practitioner/123", "Patient/9" ...
     encounter: str | None = None
+    role: str | None = None  # the clinic role (fhir_server.auth.roles) the token was issued for
 
     @classmethod
     def system(cls) -> Principal:

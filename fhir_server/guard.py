@@ -50,6 +50,10 @@ class Guard:
     def can_see(self, ctx: RequestContext, resource: dict[str, Any]) -> bool:
         return self.gate.can_see(ctx, resource)
 
+    def redact(self, ctx: RequestContext, resource: dict[str, Any]) -> dict[str, Any]:
+        """The resource as it may leave for this caller (elements its role may not see removed)."""
+        return self.gate.redact(ctx, resource)
+
     def visible(self, ctx: RequestContext, stored: StoredResource) -> StoredResource:
         """The stored version, if the caller may see it; else "not known" (404)."""
         if stored.resource is not None and not self.gate.can_see(ctx, stored.resource):
@@ -82,8 +86,9 @@ class Guard:
         existing: StoredResource | None,
         incoming: dict[str, Any] | None,
         method: str,
-    ) -> None:
-        """Refuse a write the caller may not make; what it may not see stays "not known"."""
+    ) -> dict[str, Any] | None:
+        """Refuse a write the caller may not make (what it may not see stays "not known"); return
+        what to store: ``incoming``, with the elements the caller may not see kept as they were."""
         ctx = wctx.ctx
         interaction = WRITE_INTERACTIONS[method]
         if existing is not None and existing.resource is not None:
@@ -97,9 +102,12 @@ class Guard:
             # Creating under a client-chosen id would tell a confined caller whether the id is taken
             # by a resource it may not see: such callers create with POST (the server picks the id).
             raise not_known(resource_type, resource_id)
-        if incoming is not None:
-            self.gate.check_write(ctx, interaction, incoming)
-            self._check_participants(ctx, resource_type, incoming)
+        if incoming is None:
+            return None
+        self.gate.check_write(ctx, interaction, incoming)
+        self._check_participants(ctx, resource_type, incoming)
+        previous = existing.resource if existing is not None else None
+        return self.gate.preserve_hidden(ctx, previous, incoming)
 
     def _check_participants(self, ctx: RequestContext, resource_type: str, resource: dict[str, Any]) -> None:
         """A caller confined to one patient writes only that patient's data: every patient the

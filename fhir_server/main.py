@@ -43,7 +43,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         handle = await connect(settings, listeners=[db_command_listener(app)])
         auth = await build_auth_state(settings, handle.db, registry)
         services = await build_services(
-            settings, handle.db, gate=auth.gate, registry=registry, validator=validator, publish=True
+            settings,
+            handle.db,
+            gate=auth.gate,
+            registry=registry,
+            validator=validator,
+            publish=True,
+            revocations=auth.cache,
         )
         validator.warm_up()
         app.state.settings = settings

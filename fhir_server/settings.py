@@ -77,12 +77,53 @@ class Settings(BaseSettings):
     )
     access_token_lifetime: int = Field(default=3600, description="Access token lifetime in seconds.")
     refresh_token_lifetime: int = Field(
-        default=30 * 24 * 3600, description="Refresh token lifetime in seconds."
+        default=30 * 24 * 3600,
+        description="Refresh token lifetime in seconds: a refresh token unused this long expires "
+        "(each rotation issues one with this lifetime, never past FHIR_REFRESH_TOKEN_ABSOLUTE_LIFETIME).",
     )
     external_issuers: str = Field(
         default="[]",
         description='JSON list of trusted external token issuers: [{"issuer": ..., "jwks_uri": ..., '
         '"audience": ...}].',
+    )
+
+    # --- staff access: accounts, sign-in, revocation (fhir_server.auth) ---
+    refresh_token_absolute_lifetime: int = Field(
+        default=90 * 24 * 3600,
+        description="Seconds after sign-in when a grant's refresh tokens stop working, however often "
+        "they were rotated: the user signs in again.",
+    )
+    revocation_check_seconds: int = Field(
+        default=30,
+        ge=1,
+        le=60,
+        description="How long each server process may rely on its copy of the revocation list (disabled "
+        "users and apps, role changes, revoked grants) before reading it again; at most 60.",
+    )
+    session_lifetime: int = Field(
+        default=12 * 3600,
+        description="Seconds a sign-in session (cookie) lasts: one sign-in per shift.",
+    )
+    login_max_failures: int = Field(
+        default=5, description="Failed sign-ins (password or code) after which an account is locked."
+    )
+    login_lockout_seconds: int = Field(default=900, description="How long a locked account stays locked.")
+    login_address_max_failures: int = Field(
+        default=30,
+        description="Failed sign-ins from one network address within FHIR_LOGIN_LOCKOUT_SECONDS after "
+        "which that address may not try again until the period ends.",
+    )
+    totp_required_roles: str = Field(
+        default="",
+        description="Comma-separated roles whose accounts must use a one-time code app (TOTP) at "
+        "sign-in, e.g. admin,doctor; others may enrol (`fhir-server users totp --require`).",
+    )
+    login_title: str = Field(default="Clinic sign-in", description="Title of the sign-in pages.")
+    login_logo: Path | None = Field(
+        default=None, description="PNG, JPEG or SVG file shown on the sign-in pages (served by the server)."
+    )
+    password_reset_lifetime: int = Field(
+        default=24 * 3600, description="Seconds a one-time password reset link stays valid."
     )
 
     # --- conformance ---

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhir_server.auth.revocation_cache import RevocationCache
+from fhir_server.auth.staff_sync import install_staff_sync
 from fhir_server.conformance.validator import ProfileValidator
 from fhir_server.conformance.write_policy import check_write, parse_required_profiles
 from fhir_server.context import RequestContext
@@ -28,9 +30,14 @@ def install_profile_policy(services: Services, validator: ProfileValidator) -> N
     services.write_checks.append(profile_check)
 
 
-def install_clinic_rules(services: Services, validator: ProfileValidator) -> None:
+def install_clinic_rules(
+    services: Services, validator: ProfileValidator, revocations: RevocationCache | None = None
+) -> None:
+    """``revocations``: this process's snapshot of revoked access, refreshed at once when a staff
+    record change ends someone's access (other processes see it within their check period)."""
     install_profile_policy(services, validator)
     install_unique_identifiers(services)
     install_scheduling(services)
     install_finance(services)
     install_documents(services)
+    install_staff_sync(services, revocations)

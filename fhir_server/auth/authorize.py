@@ -23,7 +23,7 @@ from authlib.oauth2.rfc7636.challenge import CODE_CHALLENGE_PATTERN
 from fhir_server.auth import store
 from fhir_server.auth.clients import GRANT_AUTHORIZATION_CODE, GRANTS_BY_KIND, client_kind, get_client
 from fhir_server.auth.launch import find_launch
-from fhir_server.auth.scopes import ScopeSyntaxError, narrow_scopes, parse_scopes, split_scope
+from fhir_server.auth.scopes import SERVER_SCOPES, ScopeSyntaxError, narrow_scopes, parse_scopes, split_scope
 from fhir_server.auth.urls import AuthUrls
 
 PKCE_METHOD: Final = "S256"
@@ -51,10 +51,11 @@ def pending_id(request_id: str) -> str:
 
 
 async def start_authorization(
-    *, db: store.Database, urls: AuthUrls, params: Mapping[str, str]
+    *, db: store.Database, urls: AuthUrls, params: Mapping[str, str], browser: str
 ) -> StartedAuthorization:
-    """Validate an authorization request and store it pending; raise ``PageError`` or a redirecting
-    authlib ``OAuth2Error``."""
+    """Validate an authorization request and store it pending, bound to ``browser`` (a hash of the
+    browser cookie: only that browser may carry it on); raise ``PageError`` or a redirecting authlib
+    ``OAuth2Error``."""
     client_id = params.get("client_id", "")
     client = await get_client(db=db, client_id=client_id) if client_id else None
     if client is None or GRANT_AUTHORIZATION_CODE not in GRANTS_BY_KIND[client_kind(client)]:
@@ -77,6 +78,10 @@ async def start_authorization(
     except ScopeSyntaxError as error:
         raise InvalidScopeError(description="malformed scope", **fail) from error
     clinical = narrow_scopes(requested.clinical, client_limit)
+    # This server's own scopes (admin) only for clients registered with them.
+    launch_scopes = {
+        scope for scope in requested.launch if scope not in SERVER_SCOPES or scope in client.get("scopes", [])
+    }
     if not clinical:
         raise InvalidScopeError(description="none of the requested data scopes is allowed", **fail)
     launch_doc = await _launch_context(db, client["_id"], params, requested.launch, fail)
@@ -90,13 +95,14 @@ async def start_authorization(
         "state": state,
         "code_challenge": challenge,
         "nonce": params.get("nonce"),
-        "launch_scopes": sorted(requested.launch),
+        "launch_scopes": sorted(launch_scopes),
         "clinical_scopes": clinical,
         "launch": launch_doc["_id"] if launch_doc else None,
         "launch_patient": launch_doc.get("patient") if launch_doc else None,
         "launch_encounter": launch_doc.get("encounter") if launch_doc else None,
         "launch_username": launch_doc.get("username") if launch_doc else None,
         "completed": False,
+        "browser": browser,
         store.EXPIRES_AT: store.expires_in(PENDING_LIFETIME),
     }
     await db[store.CODES].insert_one(document)

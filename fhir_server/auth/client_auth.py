@@ -54,6 +54,10 @@ class AuthenticatedClient:
         return client_kind(self.client)
 
     @property
+    def generation(self) -> int:
+        return int(self.client.get(store.GENERATION, 0))
+
+    @property
     def confidential(self) -> bool:
         return self.method != METHOD_NONE
 

@@ -13,7 +13,7 @@ from pymongo.errors import DuplicateKeyError
 
 from fhir_server.auth import store
 from fhir_server.auth.jwks import import_jwks
-from fhir_server.auth.scopes import ScopeContext, ScopeSyntaxError, parse_scopes, split_scope
+from fhir_server.auth.scopes import SERVER_SCOPES, ScopeContext, ScopeSyntaxError, parse_scopes, split_scope
 
 
 class ClientKind(StrEnum):
@@ -82,8 +82,8 @@ def validate_client(
     if kind is ClientKind.BACKEND:
         if redirect_uris:
             raise ClientError("a backend client has no redirect URIs")
-        if parsed.launch:
-            raise ClientError("a backend client holds system/ scopes only")
+        if parsed.launch - SERVER_SCOPES:
+            raise ClientError("a backend client holds system/ scopes (and this server's admin scope) only")
     elif not redirect_uris:
         raise ClientError("an app needs at least one redirect URI")
     for uri in redirect_uris:
@@ -112,8 +112,13 @@ async def create_client(
     jwks: dict[str, Any] | None = None,
     jwks_uri: str | None = None,
     client_id: str | None = None,
+    role: str | None = None,
+    fhir_user: str | None = None,
 ) -> RegisteredClient:
-    """Register a client; the secret of a confidential-symmetric client is returned once, stored hashed."""
+    """Register a client; the secret of a confidential-symmetric client is returned once, stored hashed.
+
+    ``role`` is recorded (a backend's tokens carry it, so its element rules apply); ``fhir_user`` is
+    the resource a backend acts as."""
     scope_list = split_scope(scopes)
     uris = list(redirect_uris or [])
     validate_client(kind=kind, scopes=scope_list, redirect_uris=uris, jwks=jwks, jwks_uri=jwks_uri)
@@ -130,8 +135,12 @@ async def create_client(
         "jwks_uri": jwks_uri,
         "redirect_uris": uris,
         "scopes": scope_list,
+        "role": role,
+        "fhir_user": fhir_user,
         "active": True,
+        "gen": 0,
         "created_at": store.now_utc(),
+        "updated_at": store.now_utc(),
     }
     try:
         await db[store.CLIENTS].insert_one(cast(dict[str, Any], document))

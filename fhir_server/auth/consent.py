@@ -1,8 +1,9 @@
-"""From a pending authorization request to an authorization code: login, then consent.
+"""From a signed-in user and a pending authorization request to an authorization code.
 
-Login narrows the scopes to the user's role. The consent page carries a one-time *consent token*
-that only the browser that logged in has seen, so the consent form cannot be forged or replayed.
-A standalone launch asking ``launch/patient`` picks the patient there.
+``prepare_consent`` narrows the request to the user's role (its scopes, with ``{fhirUser}`` filled
+in, and its server scopes) and issues a one-time *consent token* that only the browser showing the
+consent page has seen, so the consent form cannot be forged or replayed. A standalone launch asking
+``launch/patient`` picks the patient there (nothing preselected). ``decide`` records the answer.
 """
 
 from __future__ import annotations
@@ -17,20 +18,13 @@ from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError
 from fhir_server.auth import store
 from fhir_server.auth.authorize import PageError, pending_id
 from fhir_server.auth.launch import consume_launch
-from fhir_server.auth.pages import PatientChoice
-from fhir_server.auth.roles import ROLES
-from fhir_server.auth.scopes import ClinicalScope, ScopeContext, narrow_scopes, parse_scopes
+from fhir_server.auth.roles import ROLES, Role
+from fhir_server.auth.scopes import SERVER_SCOPES, ClinicalScope, ScopeContext, narrow_scopes, parse_scopes
 from fhir_server.auth.tokens import new_token_id
-from fhir_server.auth.users import check_login
-from fhir_server.store import documents as resource_docs
+from fhir_server.context import Principal
 
 CODE_LIFETIME: Final = 60
 CODE_PREFIX: Final = f"{store.KIND_CODE}:"
-PATIENT_PICK_LIMIT: Final = 50
-
-
-class LoginFailed(Exception):
-    """Wrong credentials (or a locked or inactive user): show the login page again."""
 
 
 @dataclass(frozen=True)
@@ -39,8 +33,9 @@ class ConsentView:
     consent_token: str
     client_name: str
     username: str
+    role: str
     scopes: list[str]
-    patients: list[PatientChoice] | None  # the picker's choices; None: no picker
+    needs_picker: bool
     launch_patient: str | None
 
 
@@ -48,56 +43,88 @@ def code_id(code: str) -> str:
     return CODE_PREFIX + store.secret_hash(code)
 
 
-async def load_pending(db: store.Database, request_id: str) -> dict[str, Any]:
+async def load_pending(db: store.Database, request_id: str, browser: str | None = None) -> dict[str, Any]:
+    """The pending request; with ``browser`` (its cookie's hash), only for the browser that started it."""
     document = await db[store.CODES].find_one({"_id": pending_id(request_id), "kind": store.KIND_REQUEST})
     if document is None or store.is_expired(document) or document.get("completed"):
         raise PageError("This sign-in request has expired or was already used. Start again from the app.")
+    if browser is not None and not secrets.compare_digest(str(document.get("browser")), browser):
+        raise PageError("This sign-in was started in another browser. Start again from the app.", status=403)
     return document
 
 
-def _deny(pending: dict[str, Any], description: str) -> Exception:
+async def update_pending(db: store.Database, request_id: str, changes: dict[str, Any]) -> None:
+    await db[store.CODES].update_one({"_id": pending_id(request_id)}, {"$set": changes})
+
+
+def deny(pending: dict[str, Any], description: str) -> Exception:
     error: Exception = AccessDeniedError(
         description=description, state=pending.get("state"), redirect_uri=pending["redirect_uri"]
     )
     return error
 
 
-async def login(*, db: store.Database, request_id: str, username: str, password: str) -> ConsentView:
-    """Check the credentials and narrow the request to the user's role; raise ``LoginFailed``,
-    ``PageError`` or a redirecting ``AccessDeniedError``."""
-    pending = await load_pending(db, request_id)
-    user = await check_login(db=db, username=username, password=password)
-    if user is None:
-        raise LoginFailed
+def role_of(user: dict[str, Any]) -> Role | None:
+    return ROLES.get(str(user.get("role") or ""))
+
+
+def role_principal(user: dict[str, Any]) -> Principal:
+    """The user as their role lets them act (the picker searches patients with it)."""
+    role = role_of(user)
+    scopes = role.scope_texts(fhir_user=user.get("fhir_user")) if role else []
+    return Principal(
+        subject=str(user["_id"]),
+        client_id=None,
+        scopes=frozenset(scopes),
+        fhir_user=user.get("fhir_user"),
+        role=role.name if role else None,
+    )
+
+
+async def prepare_consent(
+    *, db: store.Database, request_id: str, pending: dict[str, Any], user: dict[str, Any], auth_time: int
+) -> ConsentView:
+    """Narrow the request to the user's role and get the consent page ready; raise a redirecting
+    ``AccessDeniedError`` when the role allows none of it."""
+    username = str(user["_id"])
     if pending.get("launch_username") not in (None, username):
-        raise LoginFailed
-    role = ROLES.get(str(user.get("role")))
-    limits = role.clinical_scopes() if role else ()
+        raise PageError(
+            "This launch was prepared for another user. Sign out and start again from the app.", 403
+        )
+    role = role_of(user)
+    fhir_user = user.get("fhir_user")
+    limits = role.clinical_scopes(fhir_user=fhir_user) if role else ()
     clinical = narrow_scopes(parse_scopes(pending["clinical_scopes"]).clinical, limits)
     if not clinical:
-        await _complete(db, request_id)
-        raise _deny(pending, "the user's role allows none of the requested scopes")
-    launch_scopes = set(pending["launch_scopes"])
-    fhir_user = user.get("fhir_user")
+        await complete(db, request_id)
+        raise deny(pending, "the user's role allows none of the requested scopes")
+    held_server_scopes = set(role.server_scopes) if role else set()
+    launch_scopes = {
+        scope
+        for scope in pending["launch_scopes"]
+        if scope not in SERVER_SCOPES or scope in held_server_scopes
+    }
     if fhir_user is None:
         launch_scopes.discard("fhirUser")
     needs_picker = "launch/patient" in launch_scopes and not pending.get("launch_patient")
     if needs_picker and not any(_can_pick(limit) for limit in limits):
-        await _complete(db, request_id)
-        raise _deny(pending, "the user's role cannot select a patient")
+        await complete(db, request_id)
+        raise deny(pending, "the user's role cannot select a patient")
     consent_token = secrets.token_urlsafe(24)
     granted = [*sorted(launch_scopes), *clinical]
-    await db[store.CODES].update_one(
-        {"_id": pending_id(request_id)},
+    await update_pending(
+        db,
+        request_id,
         {
-            "$set": {
-                "subject": username,
-                "fhir_user": fhir_user,
-                "granted": granted,
-                "needs_picker": needs_picker,
-                "auth_time": int(store.now_utc().timestamp()),
-                "consent_hash": store.secret_hash(consent_token),
-            }
+            "stage": "consent",
+            "subject": username,
+            "fhir_user": fhir_user,
+            "role": role.name if role else None,
+            "user_generation": int(user.get(store.GENERATION, 0)),
+            "granted": granted,
+            "needs_picker": needs_picker,
+            "auth_time": auth_time,
+            "consent_hash": store.secret_hash(consent_token),
         },
     )
     return ConsentView(
@@ -105,8 +132,9 @@ async def login(*, db: store.Database, request_id: str, username: str, password:
         consent_token=consent_token,
         client_name=str(pending.get("client_name")),
         username=username,
+        role=role.name if role else "no role",
         scopes=granted,
-        patients=await patient_choices(db) if needs_picker else None,
+        needs_picker=needs_picker,
         launch_patient=pending.get("launch_patient"),
     )
 
@@ -116,31 +144,13 @@ def _can_pick(limit: ClinicalScope) -> bool:
     return limit.context is ScopeContext.USER and "r" in limit.permissions and limit.applies_to("Patient")
 
 
-async def patient_choices(db: store.Database) -> list[PatientChoice]:
-    collection = db[resource_docs.resource_collection_name("Patient")]
-    cursor = collection.find(
-        {resource_docs.DELETED: {"$ne": True}}, {f"{resource_docs.RESOURCE}.name": 1}
-    ).limit(PATIENT_PICK_LIMIT)
-    return [PatientChoice(id=str(doc["_id"]), label=_patient_label(doc)) async for doc in cursor]
+def check_consent_token(pending: dict[str, Any], consent_token: str) -> None:
+    expected = pending.get("consent_hash")
+    if not expected or not secrets.compare_digest(expected, store.secret_hash(consent_token)):
+        raise PageError("This consent form is not valid. Start again from the app.", status=403)
 
 
-def _patient_label(document: dict[str, Any]) -> str:
-    names = (document.get(resource_docs.RESOURCE) or {}).get("name") or []
-    for name in names:
-        parts = [*name.get("given", []), name.get("family", "")]
-        text = name.get("text") or " ".join(part for part in parts if part)
-        if text:
-            return f"{text} ({document['_id']})"
-    return str(document["_id"])
-
-
-async def _patient_exists(db: store.Database, patient: str) -> bool:
-    collection = db[resource_docs.resource_collection_name("Patient")]
-    found = await collection.find_one({"_id": patient, resource_docs.DELETED: {"$ne": True}}, {"_id": 1})
-    return found is not None
-
-
-async def _complete(db: store.Database, request_id: str) -> bool:
+async def complete(db: store.Database, request_id: str) -> bool:
     found = await db[store.CODES].find_one_and_update(
         {"_id": pending_id(request_id), "completed": False}, {"$set": {"completed": True}}
     )
@@ -148,24 +158,17 @@ async def _complete(db: store.Database, request_id: str) -> bool:
 
 
 async def decide(
-    *, db: store.Database, request_id: str, consent_token: str, approve: bool, patient: str | None
+    *, db: store.Database, request_id: str, pending: dict[str, Any], approve: bool, patient: str | None
 ) -> str:
-    """Record the user's decision; return where to send the browser (the app's redirect URI with
-    ``code`` or ``error``). Raise ``PageError`` for a bad form, ``ValueError`` for a bad patient."""
-    pending = await load_pending(db, request_id)
-    expected = pending.get("consent_hash")
-    if not expected or not secrets.compare_digest(expected, store.secret_hash(consent_token)):
-        raise PageError("This consent form is not valid. Start again from the app.", status=403)
+    """Record the user's decision (the consent token already checked, the picked patient already
+    found visible); return where to send the browser: the app's redirect URI with ``code`` or
+    ``error``."""
     base: list[tuple[str, str]] = [("state", pending["state"])]
     if not approve:
-        await _complete(db, request_id)
+        await complete(db, request_id)
         return _redirect(pending, [("error", "access_denied"), *base])
-    chosen = pending.get("launch_patient")
-    if pending.get("needs_picker"):
-        if not patient or not await _patient_exists(db, patient):
-            raise ValueError("choose an existing patient")
-        chosen = patient
-    if not await _complete(db, request_id):
+    chosen = patient if pending.get("needs_picker") else pending.get("launch_patient")
+    if not await complete(db, request_id):
         raise PageError("This sign-in request was already used.")
     if pending.get("launch") and not await consume_launch(db=db, launch=pending["launch"]):
         error: Exception = InvalidRequestError(
@@ -185,6 +188,8 @@ async def decide(
             "scopes": pending["granted"],
             "subject": pending["subject"],
             "fhir_user": pending.get("fhir_user"),
+            "role": pending.get("role"),
+            "user_generation": pending.get("user_generation"),
             "patient": chosen,
             "encounter": pending.get("launch_encounter"),
             "nonce": pending.get("nonce"),

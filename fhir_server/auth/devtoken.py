@@ -12,7 +12,7 @@ import re
 from typing import Final
 
 from fhir_server.auth.keys import load_server_key
-from fhir_server.auth.scopes import ScopeContext, ScopeSyntaxError, parse_scopes, split_scope
+from fhir_server.auth.scopes import SERVER_SCOPES, ScopeContext, ScopeSyntaxError, parse_scopes, split_scope
 from fhir_server.auth.tokens import TokenSubject, issue_access_token
 from fhir_server.auth.urls import AuthUrls
 from fhir_server.settings import Settings
@@ -37,8 +37,9 @@ def check_dev_token_request(
         parsed = parse_scopes(scopes)
     except ScopeSyntaxError as error:
         raise DevTokenError(str(error)) from error
-    if parsed.launch:
-        raise DevTokenError(f"not data scopes (an access token has no use for them): {sorted(parsed.launch)}")
+    launch = parsed.launch - SERVER_SCOPES
+    if launch:
+        raise DevTokenError(f"not data scopes (an access token has no use for them): {sorted(launch)}")
     wildcards = [item.text for item in parsed.clinical if item.wildcard]
     if wildcards and not allow_wildcard:
         raise DevTokenError(f"wildcard scopes need --allow-wildcard: {wildcards}")

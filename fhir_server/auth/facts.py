@@ -2,17 +2,20 @@
 
 Both come from the search indexer (``fhir_server.search.indexer.SearchIndexer``), so the gate and the
 search engine agree on what ``category=laboratory`` or "in Patient/1's compartment" means.
-Granular scopes are evaluated here for **token** parameters only (``category``, ``code``, ``status``
-...); a granular scope naming another kind of parameter allows nothing outside search (fail closed),
-while ``search_constraint`` hands any parameter to the search engine.
+Granular scopes are evaluated here for **token** and **reference** parameters only (``category``,
+``code``, ``status``, ``performer=Organization/lab`` ...); a granular scope naming another kind of
+parameter allows nothing outside search (fail closed), while ``search_constraint`` hands any parameter
+to the search engine.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from fhir_server.conformance.registry import ConformanceRegistry
 from fhir_server.search.indexer import SearchIndexer
+
+MATCHABLE_TYPES: Final = frozenset({"token", "reference"})
 
 
 class ResourceFacts(Protocol):
@@ -20,7 +23,11 @@ class ResourceFacts(Protocol):
         """Compartments the resource belongs to, like ``["Patient/1", "Encounter/7"]``."""
 
     def matches(self, resource: dict[str, Any], name: str, value: str) -> bool:
-        """Does the resource match the token search ``name=value``?"""
+        """Does the resource match the token or reference search ``name=value``?"""
+
+    @property
+    def registry(self) -> ConformanceRegistry:
+        """The search parameters (element rules refuse those reading hidden elements)."""
 
 
 class IndexerFacts:
@@ -39,14 +46,19 @@ class IndexerFacts:
             self._indexer = SearchIndexer(ConformanceRegistry.load())
         return self._indexer
 
+    @property
+    def registry(self) -> ConformanceRegistry:
+        return self.indexer.registry
+
     def compartments(self, resource: dict[str, Any]) -> list[str]:
         return list(self.indexer.compartments(resource))
 
     def matches(self, resource: dict[str, Any], name: str, value: str) -> bool:
         """Token semantics as the search engine's: ``code``, ``system|code``, ``|code``, ``system|``
-        are each precomputed index entries, so matching is membership."""
+        are each precomputed index entries, so matching is membership; a reference matches its
+        local ``Type/id`` the same way."""
         param = self.indexer.registry.search_parameter(str(resource.get("resourceType")), name)
-        if param is None or param.type != "token":
+        if param is None or param.type not in MATCHABLE_TYPES:
             return False
         entries = self.indexer.extract(resource).get(name) or []
         return value in entries

@@ -8,6 +8,10 @@ act when any grant allows it.
 Where a type has both ``user``/``system`` grants and ``patient`` grants, only the former are used: the
 union of the two cannot be written as one ``SearchConstraint``, and the former alone never allow
 more than the caller holds.
+
+A clinic role (``Principal.role``) adds element rules (``roles.ElementRule``): ``redact`` filters what
+leaves, ``preserve_hidden`` keeps what the role cannot see when it writes, and ``check_search``
+refuses searches, sorts and includes by hidden elements.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from functools import lru_cache
 from typing import Any, Final
 
 from fhir_server.access import ParamSet, SearchConstraint
+from fhir_server.auth import elements
 from fhir_server.auth.facts import IndexerFacts, ResourceFacts
+from fhir_server.auth.roles import ROLES
 from fhir_server.auth.scopes import (
     ALL_PERMISSIONS,
     PERMISSION_ORDER,
@@ -99,6 +105,7 @@ class ScopeGate:
 
     def __init__(self, facts: ResourceFacts | None = None) -> None:
         self._facts = facts
+        self._hidden_cache: dict[tuple[str, str, int], frozenset[str]] = {}
 
     @property
     def facts(self) -> ResourceFacts:
@@ -178,6 +185,104 @@ class ScopeGate:
             for scope in _clinical_scopes(ctx.principal.scopes)
         )
 
+    # ----- element rules of the caller's role ---------------------------------------------------
+
+    def redact(self, ctx: RequestContext, resource: dict[str, Any]) -> dict[str, Any]:
+        """What of ``resource`` may leave for this caller: the resource itself, or a copy without
+        the elements the caller's role may not see (labelled ``REDACTED``)."""
+        role = ctx.principal.role
+        if role is None:
+            return resource
+        rule = elements.rule_for(role, str(resource.get("resourceType", "")))
+        return elements.redact(rule, resource, self._reader(ctx), role)
+
+    def preserve_hidden(
+        self, ctx: RequestContext, previous: dict[str, Any] | None, incoming: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The version to store when this caller writes ``incoming`` over ``previous`` (None on
+        create): elements the caller's role cannot see keep their stored values (or stay absent)."""
+        role = ctx.principal.role
+        if role is None:
+            return incoming
+        rule = elements.rule_for(role, str(incoming.get("resourceType", "")))
+        return elements.preserve_hidden(rule, previous, incoming, self._reader(ctx))
+
+    def check_search(self, ctx: RequestContext, resource_type: str, params: list[tuple[str, str]]) -> None:
+        """Raise ``Forbidden`` when a search would match, sort or include by an element the caller's
+        role may not see (``Encounter?reason-code=...``, ``_sort=reason-code``, chains and ``_has``
+        into hidden elements, ``_text``/``_content``)."""
+        role = ctx.principal.role
+        if role is None or role not in _ROLES_WITH_RULES:
+            return
+        for name, value in params:
+            refused = self._refused_param(role, resource_type, name, value)
+            if refused is not None:
+                raise Forbidden(
+                    f"the {role} role may not search {refused[0]} by {refused[1]}: it reads elements "
+                    "hidden from this role",
+                    expression=(name,),
+                )
+
+    def _refused_param(self, role: str, resource_type: str, name: str, value: str) -> tuple[str, str] | None:
+        if name in ("_sort",):
+            for key in value.split(","):
+                if self._hidden(role, resource_type, key.strip().lstrip("-")):
+                    return resource_type, key.strip().lstrip("-")
+            return None
+        if name in ("_include", "_revinclude"):
+            parts = value.split(":")
+            if len(parts) >= 2 and self._hidden(role, parts[0], parts[1]):
+                return parts[0], parts[1]
+            return None
+        if name.startswith("_has:"):
+            return self._refused_has(role, name.split(":")[1:])
+        head, _, rest = name.partition(".")
+        code, _, modifier = head.partition(":")
+        if self._hidden(role, resource_type, code):
+            return resource_type, code
+        if rest:
+            for target in self._chain_targets(resource_type, code, modifier):
+                found = self._refused_param(role, target, rest, value)
+                if found is not None:
+                    return found
+        return None
+
+    def _refused_has(self, role: str, parts: list[str]) -> tuple[str, str] | None:
+        # _has:Type:reference:param[=...] or nested _has:Type:reference:_has:...
+        if len(parts) < 3:
+            return None
+        resource_type, reference = parts[0], parts[1]
+        if self._hidden(role, resource_type, reference):
+            return resource_type, reference
+        remainder = parts[2:]
+        if remainder[0] == "_has":
+            return self._refused_has(role, remainder[1:])
+        code = remainder[0].partition(".")[0]
+        return (resource_type, code) if self._hidden(role, resource_type, code) else None
+
+    def _chain_targets(self, resource_type: str, code: str, modifier: str) -> list[str]:
+        if modifier and modifier[:1].isupper():
+            return [modifier]
+        param = self.facts.registry.search_parameter(resource_type, code)
+        return list(param.targets) if param is not None else []
+
+    def _hidden(self, role: str, resource_type: str, code: str) -> bool:
+        registry = self.facts.registry
+        key = (role, resource_type, registry.version)
+        hidden = self._hidden_cache.get(key)
+        if hidden is None:
+            hidden = elements.hidden_search_params(registry, role, resource_type)
+            self._hidden_cache[key] = hidden
+        return code in hidden
+
+    def _reader(self, ctx: RequestContext) -> elements.CanRead:
+        principal = ctx.principal
+
+        def can_read(resource_type: str) -> bool:
+            return bool(grants(principal, resource_type, "r"))
+
+        return can_read
+
     def _allows(self, grant: Grant, resource: dict[str, Any]) -> bool:
         if grant.compartment is not None and not self._in_compartment(grant.compartment, resource):
             return False
@@ -187,6 +292,9 @@ class ScopeGate:
         if f"{resource.get('resourceType')}/{resource.get('id')}" == compartment:
             return True  # the patient itself
         return compartment in self.facts.compartments(resource)
+
+
+_ROLES_WITH_RULES: Final = frozenset(name for name, role in ROLES.items() if role.elements)
 
 
 def _distinct(found: Iterable[Grant]) -> list[Grant]:

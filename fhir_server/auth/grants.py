@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any, Final
 
 from authlib.oauth2.rfc6749.errors import (
@@ -26,6 +27,7 @@ from fhir_server.auth.clients import (
 from fhir_server.auth.consent import code_id
 from fhir_server.auth.revocation import revoke_grant
 from fhir_server.auth.scopes import (
+    SERVER_SCOPES,
     ScopeContext,
     ScopeSyntaxError,
     covers,
@@ -33,6 +35,7 @@ from fhir_server.auth.scopes import (
     parse_scopes,
     split_scope,
 )
+from fhir_server.auth.standing import current_client_generation, current_user_generation
 from fhir_server.auth.state import AuthState
 from fhir_server.auth.tokens import TokenSubject, issue_access_token, issue_id_token, new_token_id
 
@@ -78,7 +81,7 @@ async def _authorization_code(
         replayed = await codes.find_one({"_id": code_id(code), "kind": store.KIND_CODE})
         if replayed is not None:
             # RFC 6749 4.1.2: a code used twice revokes what was issued from it.
-            await revoke_grant(db=db, grant_id=replayed["grant_id"], settings=auth.settings)
+            await revoke_grant(db=db, grant_id=replayed["grant_id"], settings=auth.settings, cache=auth.cache)
         raise _raise(InvalidGrantError, "invalid or already used authorization code")
     if store.is_expired(document) or document["client_id"] != client.client_id:
         raise _raise(InvalidGrantError, "invalid authorization code")
@@ -97,8 +100,14 @@ async def _authorization_code(
         encounter=document.get("encounter"),
         fhir_user=document.get("fhir_user"),
         grant_id=document["grant_id"],
+        role=document.get("role"),
+        user_generation=document.get("user_generation"),
+        client_generation=client.generation,
     )
-    body = await _issue(auth, db, who, nonce=document.get("nonce"), auth_time=document.get("auth_time"))
+    grant_ends = store.expires_in(auth.settings.refresh_token_absolute_lifetime)
+    body = await _issue(
+        auth, db, who, nonce=document.get("nonce"), auth_time=document.get("auth_time"), grant_ends=grant_ends
+    )
     if who.patient:
         body["need_patient_banner"] = True
     return body
@@ -112,6 +121,9 @@ async def _refresh_token(
     document = await tokens.find_one({"_id": token_id, "kind": store.KIND_REFRESH})
     if document is None or document.get("revoked") or store.is_expired(document):
         raise _raise(InvalidGrantError, "invalid refresh token")
+    grant_ends = document.get("grant_expires_at")
+    if grant_ends is not None and store.as_utc(grant_ends) <= store.now_utc():
+        raise _raise(InvalidGrantError, "the grant has reached its absolute lifetime; sign in again")
     if document["client_id"] != client.client_id:
         raise _raise(InvalidGrantError, "invalid refresh token")
     scopes = _downscope(list(document["scopes"]), form.get("scope"))  # before the token is spent
@@ -121,7 +133,7 @@ async def _refresh_token(
     )
     if claimed is None:
         # A rotated-out token came back: someone holds a copy. Revoke the whole grant.
-        await revoke_grant(db=db, grant_id=document["grant_id"], settings=auth.settings)
+        await revoke_grant(db=db, grant_id=document["grant_id"], settings=auth.settings, cache=auth.cache)
         raise _raise(InvalidGrantError, "refresh token reuse detected; the grant is revoked")
     who = TokenSubject(
         subject=document["subject"],
@@ -131,8 +143,13 @@ async def _refresh_token(
         encounter=document.get("encounter"),
         fhir_user=document.get("fhir_user"),
         grant_id=document["grant_id"],
+        role=document.get("role"),
+        user_generation=document.get("user_generation"),
+        client_generation=document.get("client_generation"),
     )
-    return await _issue(auth, db, who, nonce=None, auth_time=None)
+    # Grants from before absolute lifetimes existed end one idle lifetime from now at the latest.
+    grant_ends = document.get("grant_expires_at") or document[store.EXPIRES_AT]
+    return await _issue(auth, db, who, nonce=None, auth_time=None, grant_ends=store.as_utc(grant_ends))
 
 
 def _downscope(granted: list[str], requested: str | None) -> list[str]:
@@ -159,11 +176,31 @@ async def _client_credentials(
     except ScopeSyntaxError as error:
         raise _raise(InvalidScopeError, "malformed scope") from error
     system = [scope for scope in requested.clinical if scope.context is ScopeContext.SYSTEM]
-    granted = narrow_scopes(system, limits)
+    held = set(client.client.get("scopes", []))
+    server_scopes = sorted(scope for scope in requested.launch if scope in SERVER_SCOPES and scope in held)
+    granted = [*server_scopes, *narrow_scopes(system, limits)]
     if not granted:
         raise _raise(InvalidScopeError, "no requested system/ scope is allowed for this client")
-    who = TokenSubject(subject=client.client_id, client_id=client.client_id, scopes=tuple(granted))
+    who = TokenSubject(
+        subject=client.client_id,
+        client_id=client.client_id,
+        scopes=tuple(granted),
+        role=client.client.get("role"),
+        fhir_user=client.client.get("fhir_user"),
+        client_generation=client.generation,
+    )
     return await _issue(auth, db, who, nonce=None, auth_time=None, allow_refresh=False)
+
+
+async def _check_standing(db: store.Database, who: TokenSubject) -> None:
+    """Issue nothing for an account or client disabled or changed since the grant was made."""
+    if who.user_generation is not None:
+        current = await current_user_generation(db, who.subject)
+        if current != who.user_generation:
+            raise _raise(InvalidGrantError, "the account was disabled or changed since this grant")
+    current_client = await current_client_generation(db, who.client_id)
+    if current_client != (who.client_generation or 0):
+        raise _raise(InvalidGrantError, "the app was disabled or changed since this grant")
 
 
 async def _issue(
@@ -174,8 +211,10 @@ async def _issue(
     nonce: str | None,
     auth_time: int | None,
     allow_refresh: bool = True,
+    grant_ends: datetime | None = None,
 ) -> TokenBody:
     settings = auth.settings
+    await _check_standing(db, who)
     access = issue_access_token(
         key=auth.server_key, urls=auth.urls, who=who, lifetime=settings.access_token_lifetime
     )
@@ -189,8 +228,10 @@ async def _issue(
         body["patient"] = who.patient
     if who.encounter:
         body["encounter"] = who.encounter
-    if allow_refresh and REFRESH_SCOPES & set(who.scopes):
-        body["refresh_token"] = await _store_refresh_token(db, who, settings.refresh_token_lifetime)
+    if allow_refresh and grant_ends is not None and REFRESH_SCOPES & set(who.scopes):
+        expires_at = min(store.expires_in(settings.refresh_token_lifetime), grant_ends)
+        if expires_at > store.now_utc():
+            body["refresh_token"] = await _store_refresh_token(db, who, expires_at, grant_ends)
     if "openid" in who.scopes:
         body["id_token"] = issue_id_token(
             key=auth.server_key,
@@ -205,7 +246,9 @@ async def _issue(
     return body
 
 
-async def _store_refresh_token(db: store.Database, who: TokenSubject, lifetime: int) -> str:
+async def _store_refresh_token(
+    db: store.Database, who: TokenSubject, expires_at: datetime, grant_ends: datetime
+) -> str:
     token = secrets.token_urlsafe(32)
     document: store.RefreshDoc = {
         "_id": store.refresh_id(token),
@@ -217,10 +260,14 @@ async def _store_refresh_token(db: store.Database, who: TokenSubject, lifetime: 
         "patient": who.patient,
         "encounter": who.encounter,
         "fhir_user": who.fhir_user,
+        "role": who.role,
+        "user_generation": who.user_generation,
+        "client_generation": who.client_generation,
         "used": False,
         "revoked": False,
         "issued_at": store.now_utc(),
-        "expires_at": store.expires_in(lifetime),
+        "expires_at": expires_at,
+        "grant_expires_at": grant_ends,
     }
     await db[store.TOKENS].insert_one(dict(document))
     return token

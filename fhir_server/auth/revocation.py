@@ -16,6 +16,8 @@ from authlib.oauth2.rfc6749.errors import InvalidClientError, UnauthorizedClient
 from fhir_server.auth import store
 from fhir_server.auth.client_auth import AuthenticatedClient, authenticate_client
 from fhir_server.auth.jwtcheck import InvalidJwt
+from fhir_server.auth.revocation_cache import RevocationCache
+from fhir_server.auth.standing import current_client_generation, current_user_generation
 from fhir_server.auth.state import AuthState
 from fhir_server.auth.tokens import CLAIM_CLIENT_ID
 from fhir_server.settings import Settings
@@ -35,7 +37,9 @@ INTROSPECTED_CLAIMS = (
 )
 
 
-async def revoke_grant(*, db: store.Database, grant_id: str, settings: Settings) -> None:
+async def revoke_grant(
+    *, db: store.Database, grant_id: str, settings: Settings, cache: RevocationCache | None = None
+) -> None:
     """Revoke every token descending from one authorization (refresh tokens and access tokens)."""
     tokens = db[store.TOKENS]
     lifetime = max(settings.refresh_token_lifetime, settings.access_token_lifetime)
@@ -45,6 +49,8 @@ async def revoke_grant(*, db: store.Database, grant_id: str, settings: Settings)
         upsert=True,
     )
     await tokens.update_many({"grant_id": grant_id, "kind": store.KIND_REFRESH}, {"$set": {"revoked": True}})
+    if cache is not None:
+        cache.invalidate()
 
 
 async def _authenticated(
@@ -66,7 +72,7 @@ async def introspect(
         raise error
     token = form.get("token", "")
     refresh = await _live_refresh(db, token)
-    if refresh is not None:
+    if refresh is not None and await _refresh_in_standing(db, refresh):
         return {
             "active": True,
             "token_type": "refresh_token",
@@ -76,7 +82,7 @@ async def introspect(
             "exp": int(store.as_utc(refresh[store.EXPIRES_AT]).timestamp()),
         }
     try:
-        verified = await auth.verifier.verify(token, db)
+        verified = await auth.verifier.verify(token, db, fresh=True)
     except InvalidJwt:
         return {"active": False}
     answer = {name: verified.claims[name] for name in INTROSPECTED_CLAIMS if name in verified.claims}
@@ -103,7 +109,7 @@ async def revoke(
     refresh = await db[store.TOKENS].find_one({"_id": store.refresh_id(token), "kind": store.KIND_REFRESH})
     if refresh is not None:
         _check_owner(caller, refresh["client_id"])
-        await revoke_grant(db=db, grant_id=refresh["grant_id"], settings=auth.settings)
+        await revoke_grant(db=db, grant_id=refresh["grant_id"], settings=auth.settings, cache=auth.cache)
         return
     try:
         verified = await auth.verifier.verify(token, None)
@@ -119,6 +125,16 @@ async def revoke(
         {"$set": {"kind": store.KIND_REVOKED_ACCESS, store.EXPIRES_AT: store.expires_in(expires_in)}},
         upsert=True,
     )
+    if auth.cache is not None:
+        auth.cache.invalidate()
+
+
+async def _refresh_in_standing(db: store.Database, refresh: dict[str, Any]) -> bool:
+    generation = refresh.get("user_generation")
+    if generation is not None and await current_user_generation(db, refresh["subject"]) != generation:
+        return False
+    client_generation = await current_client_generation(db, refresh["client_id"])
+    return client_generation == (refresh.get("client_generation") or 0)
 
 
 def _check_owner(caller: AuthenticatedClient, owner: Any) -> None:

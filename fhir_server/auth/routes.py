@@ -12,20 +12,21 @@ from typing import Annotated, Any
 from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
 from fhir_server.auth import store
+from fhir_server.auth.admin_api import build_admin_router
 from fhir_server.auth.authenticate import authenticate
-from fhir_server.auth.authorize import PageError, start_authorization
-from fhir_server.auth.consent import ConsentView, LoginFailed, decide, load_pending, login
+from fhir_server.auth.authorize import PageError
 from fhir_server.auth.discovery import openid_configuration, smart_configuration, smart_security_component
 from fhir_server.auth.gate import grants
 from fhir_server.auth.grants import TOKEN_RESPONSE_HEADERS, exchange
 from fhir_server.auth.launch import LaunchError, create_launch
-from fhir_server.auth.pages import PAGE_HEADERS, consent_page, error_page, login_page
+from fhir_server.auth.picker import PatientFinder, SearchFinder
 from fhir_server.auth.revocation import introspect, revoke
+from fhir_server.auth.signin import SignIn, error_response
 from fhir_server.auth.state import AuthState, build_auth_state
 from fhir_server.auth.store import ensure_auth_indexes
 from fhir_server.auth.urls import (
@@ -35,10 +36,15 @@ from fhir_server.auth.urls import (
     JWKS_PATH,
     LAUNCH_PATH,
     LOGIN_PATH,
+    LOGO_PATH,
+    LOGOUT_PATH,
     OPENID_CONFIGURATION_PATH,
+    PASSWORD_CHANGE_PATH,
+    PASSWORD_RESET_PATH,
     REVOKE_PATH,
     SMART_CONFIGURATION_PATH,
     TOKEN_PATH,
+    TOTP_PATH,
 )
 from fhir_server.context import Principal
 from fhir_server.errors import BadRequest, Forbidden
@@ -74,7 +80,7 @@ class OAuthRoute(APIRoute):
                 response.headers.update(TOKEN_RESPONSE_HEADERS)
                 return response
             except PageError as error:
-                return error_page(error.message, error.status)
+                return error_response(request.app.state.settings, error.message, error.status)
 
         return handle
 
@@ -123,21 +129,19 @@ class LaunchRequest(BaseModel):
     username: str | None = Field(default=None, description="Bind the launch to this user.")
 
 
-def _consent_response(view: ConsentView, error: str | None = None) -> Response:
-    return consent_page(
-        request_id=view.request_id,
-        consent_token=view.consent_token,
-        client_name=view.client_name,
-        username=view.username,
-        scopes=view.scopes,
-        patients=view.patients,
-        launch_patient=view.launch_patient,
-        error=error,
-    )
+async def get_signin(request: Request) -> SignIn:
+    """The sign-in flow for this request, on the app's database, settings and patient search."""
+    state = request.app.state
+    auth: AuthState = state.auth
+    finder: PatientFinder = SearchFinder(state.services.search, auth.gate, auth.settings.base_url)
+    return SignIn(db=state.db, settings=auth.settings, urls=auth.urls, finder=finder, cache=auth.cache)
+
+
+SignInDep = Annotated[SignIn, Depends(get_signin)]
 
 
 def build_auth_router(settings: Settings | None = None) -> APIRouter:
-    """Discovery, JWKS, authorize/login/consent, token, introspect, revoke and EHR launch endpoints.
+    """Discovery, JWKS, sign-in pages, token, introspect, revoke, EHR launch and administration.
 
     The routes read ``app.state.auth`` (``build_auth_state``), ``app.state.db`` and
     ``app.state.settings`` at request time; ``settings`` is accepted for the caller's convenience.
@@ -156,52 +160,49 @@ def build_auth_router(settings: Settings | None = None) -> APIRouter:
     async def jwks(auth: AuthDep) -> JSONResponse:
         return JSONResponse(auth.server_key.public_jwks(), headers={"Cache-Control": "public, max-age=300"})
 
-    async def authorize(auth: AuthState, db: store.Database, params: dict[str, str]) -> Response:
-        started = await start_authorization(db=db, urls=auth.urls, params=params)
-        return login_page(request_id=started.request_id, client_name=started.client_name)
-
     @router.get(AUTHORIZE_PATH)
-    async def authorize_get(request: Request, auth: AuthDep, db: DbDep) -> Response:
-        return await authorize(auth, db, query_params(request))
+    async def authorize_get(request: Request, flow: SignInDep) -> Response:
+        return await flow.authorize(request, query_params(request))
 
     @router.post(AUTHORIZE_PATH)
-    async def authorize_post(auth: AuthDep, db: DbDep, form: FormDep) -> Response:
-        return await authorize(auth, db, form)
+    async def authorize_post(request: Request, flow: SignInDep, form: FormDep) -> Response:
+        return await flow.authorize(request, form)
 
     @router.post(LOGIN_PATH)
-    async def login_post(db: DbDep, form: FormDep) -> Response:
-        request_id = form.get("request", "")
-        try:
-            view = await login(
-                db=db,
-                request_id=request_id,
-                username=form.get("username", ""),
-                password=form.get("password", ""),
-            )
-        except LoginFailed:
-            pending = await load_pending(db, request_id)
-            return login_page(
-                request_id=request_id,
-                client_name=str(pending.get("client_name")),
-                error="Wrong username or password.",
-                status=401,
-            )
-        return _consent_response(view)
+    async def login_post(request: Request, flow: SignInDep, form: FormDep) -> Response:
+        return await flow.login(request, form)
+
+    @router.post(PASSWORD_CHANGE_PATH)
+    async def password_change_post(request: Request, flow: SignInDep, form: FormDep) -> Response:
+        return await flow.change_password(request, form)
+
+    @router.post(TOTP_PATH)
+    async def code_post(request: Request, flow: SignInDep, form: FormDep) -> Response:
+        return await flow.code(request, form)
 
     @router.post(CONSENT_PATH)
-    async def consent_post(db: DbDep, form: FormDep) -> Response:
-        patient = form.get("patient_id") or form.get("patient")
-        try:
-            location = await decide(
-                db=db,
-                request_id=form.get("request", ""),
-                consent_token=form.get("consent", ""),
-                approve=form.get("decision") == "approve",
-                patient=patient.strip() if patient else None,
-            )
-        except ValueError as error:
-            return error_page(f"{error}. Go back and try again.", 400)
-        return RedirectResponse(location, status_code=303, headers=PAGE_HEADERS)
+    async def consent_post(request: Request, flow: SignInDep, form: FormDep) -> Response:
+        return await flow.consent(request, form)
+
+    @router.get(LOGOUT_PATH)
+    async def logout_get(request: Request, flow: SignInDep) -> Response:
+        return await flow.logout_form(request)
+
+    @router.post(LOGOUT_PATH)
+    async def logout_post(request: Request, flow: SignInDep, form: FormDep) -> Response:
+        return await flow.logout(request, form)
+
+    @router.get(PASSWORD_RESET_PATH)
+    async def reset_get(request: Request, flow: SignInDep, token: str = "") -> Response:
+        return await flow.reset_form(request, token)
+
+    @router.post(PASSWORD_RESET_PATH)
+    async def reset_post(request: Request, flow: SignInDep, form: FormDep) -> Response:
+        return await flow.reset(request, form)
+
+    @router.get(LOGO_PATH, include_in_schema=False)
+    async def logo(flow: SignInDep) -> Response:
+        return await flow.logo()
 
     @router.post(TOKEN_PATH)
     async def token(request: Request, auth: AuthDep, db: DbDep, form: FormDep) -> JSONResponse:
@@ -238,4 +239,5 @@ def build_auth_router(settings: Settings | None = None) -> APIRouter:
             status_code=201,
         )
 
+    router.include_router(build_admin_router())
     return router

@@ -54,6 +54,11 @@ LAUNCH_SCOPES: Final = frozenset(
     }
 )
 
+# Scopes of this server itself (not SMART): granted only to clients registered with them, and at
+# sign-in only to users whose role holds them (``roles.Role.server_scopes``).
+ADMIN_SCOPE: Final = "admin"
+SERVER_SCOPES: Final = frozenset({ADMIN_SCOPE})
+
 _CLINICAL = re.compile(
     r"^(?P<context>patient|user|system)/(?P<type>\*|[A-Z][A-Za-z]{1,63})\."
     r"(?P<perms>read|write|\*|c?r?u?d?s?)(?:\?(?P<query>.+))?$"
@@ -93,8 +98,8 @@ class ClinicalScope:
 
 
 def parse_clinical_scope(text: str) -> ClinicalScope | None:
-    """Parse a clinical scope; ``None`` for a launch scope; raise ``ScopeSyntaxError`` otherwise."""
-    if text in LAUNCH_SCOPES:
+    """Parse a clinical scope; ``None`` for a launch or server scope; raise ``ScopeSyntaxError`` otherwise."""
+    if text in LAUNCH_SCOPES or text in SERVER_SCOPES:
         return None
     match = _CLINICAL.match(text)
     if match is None or not match["perms"]:

@@ -15,6 +15,7 @@ from fhir_server.auth.facts import IndexerFacts
 from fhir_server.auth.gate import ScopeGate
 from fhir_server.auth.jwks import RemoteKeySets
 from fhir_server.auth.keys import ServerKey, ephemeral_server_key, load_server_key
+from fhir_server.auth.revocation_cache import RevocationCache
 from fhir_server.auth.urls import AuthUrls
 from fhir_server.auth.verifier import TokenVerifier
 from fhir_server.conformance.registry import ConformanceRegistry
@@ -33,6 +34,11 @@ class AuthState:
     gate: ScopeGate
     http: httpx.AsyncClient
 
+    @property
+    def cache(self) -> RevocationCache | None:
+        """This process's revocation snapshot (None without a database)."""
+        return self.verifier.revocations
+
     async def aclose(self) -> None:
         await self.http.aclose()
 
@@ -48,8 +54,8 @@ async def build_auth_state(
     search indexer of ``registry``, else one loaded on first use) and ensure indexes if ``db``.
 
     With authorization disabled no key is written to disk: an in-memory key serves the endpoints.
-    ``clock`` paces JWKS caching (tests pass their own). Raises ``ValueError`` for a malformed
-    ``external_issuers`` setting. Close with ``aclose()``.
+    ``clock`` paces JWKS caching and the revocation snapshot (tests pass their own). Raises
+    ``ValueError`` for a malformed ``external_issuers`` setting. Close with ``aclose()``.
     """
     external = parse_external_issuers(settings.external_issuers)
     if settings.auth_enabled or settings.auth_signing_key:
@@ -65,6 +71,7 @@ async def build_auth_state(
     )
     if db is not None:
         await store.ensure_auth_indexes(db)
+        verifier.revocations = RevocationCache(db, max_age=settings.revocation_check_seconds, clock=clock)
     return AuthState(
         settings=settings,
         urls=urls,

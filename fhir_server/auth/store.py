@@ -21,9 +21,13 @@ CODES: Final = "auth_codes"  # pending authorization requests and authorization 
 TOKENS: Final = "auth_tokens"  # refresh tokens and revocation markers
 LAUNCHES: Final = "auth_launches"  # EHR launch contexts
 JTI: Final = "auth_jti"  # client assertion ids seen (replay protection)
+SESSIONS: Final = "auth_sessions"  # browser sign-in sessions (the session cookie)
+FAILURES: Final = "auth_failures"  # failed sign-ins per account name and per network address
+RESETS: Final = "auth_resets"  # one-time password reset links
 
 EXPIRES_AT: Final = "expires_at"
-TTL_COLLECTIONS: Final = (CODES, TOKENS, LAUNCHES, JTI)
+TTL_COLLECTIONS: Final = (CODES, TOKENS, LAUNCHES, JTI, SESSIONS, FAILURES, RESETS)
+GENERATION: Final = "gen"  # bumped on every change that must end a user's or client's tokens
 
 # auth_codes kinds and auth_tokens kinds / id prefixes.
 KIND_REQUEST: Final = "request"
@@ -39,11 +43,18 @@ class UserDoc(TypedDict, total=False):
     _id: str  # username
     password_hash: str  # argon2id
     role: str
-    fhir_user: str | None  # "Practitioner/123"
-    active: bool
+    fhir_user: str | None  # "Practitioner/123" (the fhirUser of the user's tokens)
+    practitioner: str | None  # Practitioner id the account belongs to (staff sync)
+    practitioner_role: str | None  # PractitionerRole id whose code sets the role (staff sync)
+    active: bool  # an administrator's switch
+    linked_active: bool  # False while the linked Practitioner / PractitionerRole is inactive
+    gen: int
+    must_change_password: bool
+    totp_secret: str | None  # base32; set once enrolled
+    totp_last_step: int  # the last time step accepted (a code is accepted once)
+    totp_required: bool  # this account must use TOTP whatever its role
     created_at: datetime
-    failed_logins: int
-    locked_until: datetime | None
+    updated_at: datetime
 
 
 class ClientDoc(TypedDict, total=False):
@@ -55,8 +66,12 @@ class ClientDoc(TypedDict, total=False):
     jwks_uri: str | None
     redirect_uris: list[str]
     scopes: list[str]  # the most this client may be granted
+    role: str | None  # the role its scopes came from, if any (a backend's tokens carry it)
+    fhir_user: str | None  # the resource a backend acts as ({fhirUser} in role scopes)
     active: bool
+    gen: int
     created_at: datetime
+    updated_at: datetime
 
 
 class RefreshDoc(TypedDict, total=False):
@@ -69,10 +84,14 @@ class RefreshDoc(TypedDict, total=False):
     patient: str | None
     encounter: str | None
     fhir_user: str | None
+    role: str | None
+    user_generation: int | None
+    client_generation: int | None
     used: bool
     revoked: bool
     issued_at: datetime
     expires_at: datetime
+    grant_expires_at: datetime  # the absolute end of the grant: rotation never moves it
 
 
 class LaunchDoc(TypedDict, total=False):
@@ -129,3 +148,7 @@ async def ensure_auth_indexes(db: Database) -> None:
     for name in TTL_COLLECTIONS:
         await db[name].create_index([(EXPIRES_AT, ASCENDING)], expireAfterSeconds=0, name="ttl")
     await db[TOKENS].create_index([("grant_id", ASCENDING)], name="grant", sparse=True)
+    await db[TOKENS].create_index([("subject", ASCENDING)], name="subject", sparse=True)
+    await db[TOKENS].create_index([("client_id", ASCENDING)], name="client", sparse=True)
+    await db[TOKENS].create_index([("kind", ASCENDING)], name="kind")
+    await db[SESSIONS].create_index([("username", ASCENDING)], name="username")

@@ -21,6 +21,11 @@ CLAIM_PATIENT: Final = "patient"
 CLAIM_ENCOUNTER: Final = "encounter"
 CLAIM_FHIR_USER: Final = "fhirUser"
 CLAIM_GRANT: Final = "gid"  # the grant (authorization) an access token descends from: revoked together
+CLAIM_ROLE: Final = "role"  # the clinic role of the user (or backend client) the token speaks for
+# Generation of the user account / client at issue: every disable, role change or password reset bumps
+# it, and a token of an older generation is refused (``revocation_cache``).
+CLAIM_USER_GENERATION: Final = "ugen"
+CLAIM_CLIENT_GENERATION: Final = "cgen"
 
 
 def new_token_id() -> str:
@@ -38,6 +43,9 @@ class TokenSubject:
     encounter: str | None = None
     fhir_user: str | None = None
     grant_id: str | None = None
+    role: str | None = None
+    user_generation: int | None = None  # set when the subject is a user account
+    client_generation: int | None = None  # set when the client is registered here
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -72,6 +80,9 @@ def issue_access_token(
         CLAIM_ENCOUNTER: who.encounter,
         CLAIM_FHIR_USER: who.fhir_user,
         CLAIM_GRANT: who.grant_id,
+        CLAIM_ROLE: who.role,
+        CLAIM_USER_GENERATION: who.user_generation,
+        CLAIM_CLIENT_GENERATION: who.client_generation,
     }
     claims.update({name: value for name, value in optional.items() if value is not None})
     header = {"alg": key.algorithm, "kid": key.kid, "typ": ACCESS_TOKEN_TYPE}

@@ -20,6 +20,12 @@ JWKS_PATH: Final = f"{OAUTH_PREFIX}/jwks"
 LOGIN_PATH: Final = f"{OAUTH_PREFIX}/login"
 CONSENT_PATH: Final = f"{OAUTH_PREFIX}/consent"
 LAUNCH_PATH: Final = f"{OAUTH_PREFIX}/launch"
+LOGOUT_PATH: Final = f"{OAUTH_PREFIX}/logout"
+TOTP_PATH: Final = f"{OAUTH_PREFIX}/code"
+PASSWORD_CHANGE_PATH: Final = f"{OAUTH_PREFIX}/password-change"
+PASSWORD_RESET_PATH: Final = f"{OAUTH_PREFIX}/password-reset"
+LOGO_PATH: Final = f"{OAUTH_PREFIX}/logo"
+ADMIN_PREFIX: Final = "/admin"
 SMART_CONFIGURATION_PATH: Final = "/fhir/.well-known/smart-configuration"
 OPENID_CONFIGURATION_PATH: Final = "/fhir/.well-known/openid-configuration"
 
@@ -67,3 +73,7 @@ class AuthUrls:
     @property
     def launch(self) -> str:
         return self.endpoint(LAUNCH_PATH)
+
+    @property
+    def password_reset(self) -> str:
+        return self.endpoint(PASSWORD_RESET_PATH)

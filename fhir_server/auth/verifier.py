@@ -10,14 +10,16 @@ from fhir_server.auth.external import ExternalIssuer, scopes_from_claim
 from fhir_server.auth.jwks import KeyNotFound, RemoteKeySets
 from fhir_server.auth.jwtcheck import InvalidJwt, read_unverified, validate_claims, verify_signature
 from fhir_server.auth.keys import ServerKey
+from fhir_server.auth.revocation_cache import RevocationCache, load_snapshot
 from fhir_server.auth.tokens import (
     ACCESS_TOKEN_TYPE,
     CLAIM_CLIENT_ID,
     CLAIM_ENCOUNTER,
     CLAIM_FHIR_USER,
-    CLAIM_GRANT,
     CLAIM_PATIENT,
+    CLAIM_ROLE,
     CLAIM_SCOPE,
+    CLAIM_USER_GENERATION,
 )
 from fhir_server.auth.urls import AuthUrls
 from fhir_server.context import Principal
@@ -54,21 +56,24 @@ class TokenVerifier:
         self.server_key = server_key
         self.external = external
         self.remote_keys = remote_keys
+        self.revocations: RevocationCache | None = None  # set once the database is known
 
-    async def verify(self, token: str, db: store.Database | None) -> VerifiedToken:
+    async def verify(self, token: str, db: store.Database | None, *, fresh: bool = False) -> VerifiedToken:
         """Verify signature, issuer, audience, lifetime (and, for ours, revocation); raise ``InvalidJwt``.
 
-        Without ``db`` the revocation check is skipped (used only where no database exists).
+        Revocation is checked against the process's ``revocations`` snapshot (at most
+        ``revocation_check_seconds`` old), or against the database itself when ``fresh`` or when
+        there is no snapshot. Without ``db`` it is skipped (used only to read a token being revoked).
         """
         unverified = read_unverified(token)
         issuer = unverified.claims.get("iss")
         if issuer == self.urls.issuer:
-            return await self._verify_local(unverified, db)
+            return await self._verify_local(unverified, db, fresh)
         if isinstance(issuer, str) and issuer in self.external:
             return await self._verify_external(unverified, self.external[issuer])
         raise InvalidJwt("unknown token issuer")
 
-    async def _verify_local(self, unverified: Any, db: store.Database | None) -> VerifiedToken:
+    async def _verify_local(self, unverified: Any, db: store.Database | None, fresh: bool) -> VerifiedToken:
         if unverified.algorithm != self.server_key.algorithm or unverified.kid != self.server_key.kid:
             raise InvalidJwt("token not signed with this server's key")
         if unverified.header.get("typ") != ACCESS_TOKEN_TYPE:
@@ -78,8 +83,10 @@ class TokenVerifier:
         validate_claims(
             claims, issuer=self.urls.issuer, audience=self.urls.fhir_base, require=("sub", "jti", "iat")
         )
-        if db is not None and await self._revoked(db, claims):
-            raise InvalidJwt("token revoked")
+        if db is not None:
+            reason = await self._reason_refused(db, claims, fresh)
+            if reason is not None:
+                raise InvalidJwt(reason)
         principal = Principal(
             subject=_text(claims.get("sub")),
             client_id=_text(claims.get(CLAIM_CLIENT_ID)),
@@ -87,16 +94,17 @@ class TokenVerifier:
             patient=_text(claims.get(CLAIM_PATIENT)),
             fhir_user=_text(claims.get(CLAIM_FHIR_USER)),
             encounter=_text(claims.get(CLAIM_ENCOUNTER)),
+            role=_text(claims.get(CLAIM_ROLE)),
         )
         return VerifiedToken(principal=principal, claims=claims, local=True)
 
-    async def _revoked(self, db: store.Database, claims: dict[str, Any]) -> bool:
-        markers = [store.revoked_access_id(str(claims["jti"]))]
-        grant_id = _text(claims.get(CLAIM_GRANT))
-        if grant_id is not None:
-            markers.append(store.revoked_grant_id(grant_id))
-        found = await db[store.TOKENS].find_one({"_id": {"$in": markers}}, {"_id": 1})
-        return found is not None
+    async def _reason_refused(self, db: store.Database, claims: dict[str, Any], fresh: bool) -> str | None:
+        if self.revocations is not None and not fresh:
+            return await self.revocations.reason_refused(claims)
+        snapshot = await load_snapshot(db, claims)
+        if CLAIM_USER_GENERATION in claims and str(claims.get("sub")) not in snapshot.users:
+            return "token revoked: the account no longer exists"
+        return snapshot.reason_refused(claims)
 
     async def _verify_external(self, unverified: Any, issuer: ExternalIssuer) -> VerifiedToken:
         try:

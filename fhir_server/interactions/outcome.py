@@ -117,7 +117,7 @@ def render(call: Call, outcome: Outcome) -> Rendered:
         body = None
         entry_outcome = None
         if choice == "representation":
-            body = stored.resource
+            body = outcome.body if outcome.body is not None else stored.resource
         elif choice == "OperationOutcome":
             body = entry_outcome = write_outcome(outcome.write)
         return Rendered(

@@ -92,7 +92,9 @@ async def patch(
             raise PreconditionFailed(
                 f"If-Match expected version {if_match}, the current one is {current.version}"
             )
-        patched = apply_patch(current.resource, patch_body, kind)
+        # The patch applies to what the caller can see; the write door keeps what it cannot.
+        visible = services.guard.redact(ctx, current.resource)
+        patched = apply_patch(visible, patch_body, kind)
         if patched.get("id") != target or patched.get("resourceType") != resource_type:
             raise BadRequest("a patch may not change the resource's id or type")
         resource = await prepare_write(services, ctx, resource_type, patched, Interaction.PATCH)

@@ -12,8 +12,10 @@ or an entry's ``response.outcome`` (batch).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
+from fhir_server.context import RequestContext
 from fhir_server.errors import BadRequest, FhirError, NotFound
 from fhir_server.interactions.call import Call
 from fhir_server.interactions.observer import CallObserver
@@ -74,9 +76,25 @@ class Pipeline:
             for observer in self.observers:
                 await observer(call, route, None, error)
             raise
+        outcome = self._release(call.ctx, outcome)
         for observer in self.observers:
             await observer(call, route, outcome, None)
         return outcome
+
+    def _release(self, ctx: RequestContext, outcome: Outcome) -> Outcome:
+        """What leaves: every resource as the caller may see it (elements its role may not see
+        removed), whichever handler produced it. Bundle responses hold entries already released."""
+        redact = self.services.guard.redact
+        body = outcome.body
+        if outcome.write is not None and outcome.stored is not None and outcome.stored.resource is not None:
+            released = redact(ctx, outcome.stored.resource)
+            body = released if released is not outcome.stored.resource else body
+        elif body is not None and body.get("resourceType") == "Bundle":
+            if body.get("type") not in _RELEASED_BUNDLES:
+                body = _released_bundle(body, lambda resource: redact(ctx, resource))
+        elif body is not None:
+            body = redact(ctx, body)
+        return outcome if body is outcome.body else replace(outcome, body=body)
 
     def _check_types(self, target: Target) -> None:
         registry = self.services.registry
@@ -85,6 +103,22 @@ class Pipeline:
         compartment_of = target.compartment_of
         if compartment_of not in (None, "*") and not registry.is_resource_type(compartment_of):
             raise NotFound(f"'{compartment_of}' is not a resource type this server knows")
+
+
+_RELEASED_BUNDLES = frozenset({"batch-response", "transaction-response"})
+
+
+def _released_bundle(
+    bundle: dict[str, Any], redact: Callable[[dict[str, Any]], dict[str, Any]]
+) -> dict[str, Any]:
+    entries = bundle.get("entry") or []
+    released = [
+        {**entry, "resource": redact(entry["resource"])} if isinstance(entry.get("resource"), dict) else entry
+        for entry in entries
+    ]
+    if all(new.get("resource") is old.get("resource") for new, old in zip(released, entries, strict=True)):
+        return bundle
+    return {**bundle, "entry": released}
 
 
 def _writes(route: Route) -> bool:

@@ -90,6 +90,8 @@ class SearchService:
             raise BadRequest(f"unknown resource type '{resource_type}'")
         parser = self.parser(now=datetime.now(UTC))
         criteria = parser.criteria_for(resource_type, params)
+        if ctx is not None and gate is not None:
+            gate.check_search(ctx, resource_type, params)
         constraint = (
             _ConstraintCache(ctx, gate, parser, self, session)
             if ctx is not None and gate is not None
@@ -159,6 +161,8 @@ class SearchService:
         scope = await self._scope(ctx, resource_type, compartment, params, session)
         parser = self.parser(now=now, lenient=ctx.lenient)
         query = parser.parse(resource_types=scope.types, params=params, system=scope.system)
+        for searched in query.resource_types:
+            gate.check_search(ctx, searched, params)  # no search by what the caller may not see
         constraint = _ConstraintCache(ctx, gate, parser, self, session)
         resolver = Resolver(
             self.db, hop_limit=self.settings.search_hop_limit, constraint=constraint.clauses, session=session

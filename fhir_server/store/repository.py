@@ -85,10 +85,12 @@ class WriteHook(Protocol):
 
 
 class WriteGuard(Protocol):
-    """Decides, before anything is written, whether the caller may make this write at all.
+    """Decides, before anything is written, whether the caller may make this write at all, and
+    what is stored (the caller's content, with what it may not see kept as it was).
 
     ``existing`` is the current version (a deletion included) or None when the id was never used;
     ``incoming`` the new content (None for a delete); ``method`` POST, PUT, PATCH or DELETE.
+    Returns the content to store (None for a delete).
     """
 
     async def __call__(
@@ -100,7 +102,7 @@ class WriteGuard(Protocol):
         existing: StoredResource | None,
         incoming: dict[str, Any] | None,
         method: str,
-    ) -> None: ...
+    ) -> dict[str, Any] | None: ...
 
 
 async def _allow_all(
@@ -111,8 +113,8 @@ async def _allow_all(
     existing: StoredResource | None,
     incoming: dict[str, Any] | None,
     method: str,
-) -> None:
-    return None
+) -> dict[str, Any] | None:
+    return incoming
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,17 @@ class WriteResult:
     stored: StoredResource
     created: bool  # a new resource (201) rather than a new version of an existing one
     changed: bool = True  # False: a no-op update or a conditional create that matched
+
+
+async def read_current_resource(
+    db: AsyncDatabase[Document], resource_type: str, resource_id: str, session: Session | None = None
+) -> dict[str, Any] | None:
+    """The current content of one resource (None when absent or deleted), for code that holds a
+    database but no repository (the command line's account tools)."""
+    found = await db[f.resource_collection_name(resource_type)].find_one(
+        {f.ID: resource_id, f.DELETED: {"$ne": True}}, {f.RESOURCE: 1}, session=session
+    )
+    return None if found is None else found.get(f.RESOURCE)
 
 
 def instant(moment: datetime) -> str:
@@ -338,15 +351,27 @@ class ResourceRepository:
         """Store a new resource (server-assigned id unless given). Runs in ``wctx``'s transaction."""
         if resource_id is None:
             resource_id = new_id()
-            await self.guard(
-                wctx,
-                resource_type=resource_type,
-                resource_id=resource_id,
-                existing=None,
-                incoming=resource,
-                method="POST",
-            )
+            resource = await self._guarded(wctx, resource_type, resource_id, None, resource, "POST")
         return await self._insert(resource_type, resource_id, resource, wctx, "POST")
+
+    async def _guarded(
+        self,
+        wctx: WriteContext,
+        resource_type: str,
+        resource_id: str,
+        existing: StoredResource | None,
+        resource: dict[str, Any],
+        method: str,
+    ) -> dict[str, Any]:
+        stored = await self.guard(
+            wctx,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            existing=existing,
+            incoming=resource,
+            method=method,
+        )
+        return resource if stored is None else stored
 
     async def _insert(
         self, resource_type: str, resource_id: str, resource: dict[str, Any], wctx: WriteContext, method: str
@@ -400,14 +425,7 @@ class ResourceRepository:
     ) -> WriteResult:
         """``update`` when the caller has just read ``existing`` (the current version, a deletion,
         or None) in this transaction: saves reading it again."""
-        await self.guard(
-            wctx,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            existing=existing,
-            incoming=resource,
-            method=method,
-        )
+        resource = await self._guarded(wctx, resource_type, resource_id, existing, resource, method)
         if expected_version is not None and (existing is None or existing.version != expected_version):
             found = "no version" if existing is None else f"version {existing.version}"
             raise PreconditionFailed(

@@ -22,6 +22,15 @@ KNOWN_REFUSED = {
     # Its "audio/mpeg" bytes are the text "too big too include the whole thing": content sniffing
     # (and the clinic's image-only allow-list for Media) refuses it.
     "/Media/sound": 415,
+    # Booked in December 2013: the scheduling rules refuse bookings in the past (422); the same
+    # appointments stored as fulfilled are accepted (below).
+    "/Appointment/2docs": 422,
+    "/Appointment/example": 422,
+}
+# Refused examples that are accepted once the broken rule is mended in them.
+MENDED = {
+    "/Appointment/2docs": {"status": "fulfilled"},
+    "/Appointment/example": {"status": "fulfilled"},
 }
 
 
@@ -87,7 +96,10 @@ async def test_official_examples_round_trip(app_factory: AppFactory, shared_dir:
             stored = await client.put(url, json=resource, headers=FHIR_JSON)
             if url in KNOWN_REFUSED:
                 assert stored.status_code == KNOWN_REFUSED[url], stored.text
-                continue
+                if url not in MENDED:
+                    continue
+                resource = {**resource, **MENDED[url]}
+                stored = await client.put(url, json=resource, headers=FHIR_JSON)
             assert stored.status_code in {200, 201}, f"{url}: {stored.text[:500]}"
             read: httpx.Response = await client.get(url, headers=FHIR_JSON)
             assert read.status_code == 200, url

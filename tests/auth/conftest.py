@@ -17,6 +17,7 @@ from joserfc.jwk import RSAKey
 from pymongo import AsyncMongoClient
 
 from fhir_server.api.errors import install_error_handlers
+from fhir_server.assembly import build_services
 from fhir_server.auth.authenticate import authenticate
 from fhir_server.auth.routes import build_auth_router
 from fhir_server.auth.state import AuthState, build_auth_state
@@ -91,12 +92,14 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-def build_test_app(settings: Settings, db: Any, auth: AuthState) -> FastAPI:
+async def build_test_app(settings: Settings, db: Any, auth: AuthState) -> FastAPI:
+    """The auth router over the real services (the patient picker searches with the search engine)."""
     app = FastAPI()
     install_error_handlers(app)
     app.state.settings = settings
     app.state.db = db
     app.state.auth = auth
+    app.state.services = await build_services(settings, db, gate=auth.gate, registry=auth.gate.facts.registry)
     app.include_router(build_auth_router(settings))
 
     @app.get("/fhir/Patient")
@@ -124,7 +127,7 @@ async def auth_state(settings: Settings, db: Any, clock: ManualClock) -> AsyncIt
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def http(settings: Settings, db: Any, auth_state: AuthState) -> AsyncIterator[httpx.AsyncClient]:
-    app = build_test_app(settings, db, auth_state)
+    app = await build_test_app(settings, db, auth_state)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=30) as client:
         yield client

@@ -16,6 +16,11 @@ import httpx
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
+from fhir_server.assembly import build_services
+from fhir_server.context import Principal, RequestContext
+from fhir_server.settings import Settings
+from fhir_server.store.repository import Session, WriteContext
+
 FHIR_BASE = "http://testserver/fhir"
 TOKEN_URL = "http://testserver/oauth/token"
 REDIRECT_URI = "http://localhost:9000/callback"
@@ -72,9 +77,8 @@ async def login(http: httpx.AsyncClient, params: dict[str, str], username: str) 
     """Open the authorize URL and sign in; returns the consent page response."""
     page = await http.get("/oauth/authorize", params=params)
     assert page.status_code == 200, page.text
-    request_id = hidden_inputs(page.text)["request"]
     return await http.post(
-        "/oauth/login", data={"request": request_id, "username": username, "password": PASSWORD}
+        "/oauth/login", data={**hidden_inputs(page.text), "username": username, "password": PASSWORD}
     )
 
 
@@ -153,3 +157,22 @@ def backend_token_form(assertion: str, scope: str) -> dict[str, str]:
         "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
         "client_assertion": assertion,
     }
+
+
+async def store_resources(db: Any, *resources: dict[str, Any]) -> None:
+    """Store resources as the server does (versioned, indexed for search), under their own ids."""
+    settings = Settings(mongodb_uri="mongodb://unused", base_url=FHIR_BASE)
+    services = await build_services(settings, db)
+    server = RequestContext(principal=Principal.system(), base_url=FHIR_BASE)
+    for resource in resources:
+        await services.repository.ensure_collections([resource["resourceType"]])
+
+        async def put(session: Session, resource: dict[str, Any] = resource) -> None:
+            await services.repository.update(
+                resource_type=resource["resourceType"],
+                resource_id=resource["id"],
+                resource=resource,
+                wctx=WriteContext(server, session),
+            )
+
+        await services.repository.transaction(put)

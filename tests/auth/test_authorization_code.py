@@ -22,6 +22,7 @@ from tests.auth.helpers import (
     hidden_inputs,
     login,
     query_of,
+    store_resources,
 )
 
 APP_SCOPES = "launch launch/patient openid fhirUser offline_access online_access patient/*.cruds user/*.rs"
@@ -34,14 +35,7 @@ async def _setup(
     registered = await create_client(
         db=db, kind=kind, name="Test app", scopes=APP_SCOPES, redirect_uris=[REDIRECT_URI]
     )
-    await db["resources.Patient"].insert_one(
-        {
-            "_id": "pat1",
-            "v": 1,
-            "del": False,
-            "res": {"resourceType": "Patient", "id": "pat1", "name": [{"family": "Doe"}]},
-        }
-    )
+    await store_resources(db, {"resourceType": "Patient", "id": "pat1", "name": [{"family": "Doe"}]})
     return registered.document["_id"], registered.secret
 
 
@@ -64,8 +58,14 @@ async def test_standalone_launch_with_patient_picker_gives_tokens_that_work(
     )
     page = await login(http, params, "doctor1")
     assert page.status_code == 200
-    assert "Doe (pat1)" in page.text  # the picker lists the patient
-    result = await consent(http, page, patient="pat1")
+    assert "name=patient" not in page.text  # nothing listed, so nothing preselected, before a search
+    found = await http.post(
+        "/oauth/consent", data={**hidden_inputs(page.text), "action": "search", "name": "do"}
+    )
+    assert found.status_code == 200, found.text
+    assert 'value="pat1"' in found.text and "Doe" in found.text  # the picker finds the patient by name
+    assert "checked" not in found.text
+    result = await consent(http, found, patient="pat1")
     assert result["state"] == params["state"]
     answer = await exchange_code(http, client_id, result["code"], pkce)
     assert answer.status_code == 200, answer.text
@@ -249,13 +249,14 @@ async def test_introspection_and_revocation(http: httpx.AsyncClient, db: Any) ->
 async def test_wrong_password_shows_the_login_again(http: httpx.AsyncClient, db: Any) -> None:
     client_id, _ = await _setup(db)
     page = await http.get("/oauth/authorize", params=authorize_params(client_id, Pkce(), "patient/*.rs"))
-    request_id = hidden_inputs(page.text)["request"]
     answer = await http.post(
-        "/oauth/login", data={"request": request_id, "username": "doctor1", "password": "wrong password!"}
+        "/oauth/login",
+        data={**hidden_inputs(page.text), "username": "doctor1", "password": "wrong password!"},
     )
     assert answer.status_code == 401
     assert "Wrong username or password" in answer.text
     assert "consent" not in hidden_inputs(answer.text)
+    assert 'value="doctor1"' in answer.text  # the username stays
 
 
 async def test_role_narrows_what_the_app_gets(http: httpx.AsyncClient, db: Any) -> None:

@@ -124,9 +124,11 @@ async def test_clients_create_variants(
         "--jwks-file",
         str(jwks_file),
     )
-    assert await _run(backend, settings, db) == 0
+    assert await _run(backend, settings, db) == 2, "the lab role names the lab: --fhir-user is needed"
+    assert await _run(_parse(*backend_args(backend), "--fhir-user", "Organization/lab-1"), settings, db) == 0
     lab = await db[store.CLIENTS].find_one({"_id": "lab"})
-    assert "system/Observation.crus" in lab["scopes"]
+    assert "system/Observation.crus?performer=Organization/lab-1" in lab["scopes"]
+    assert lab["role"] == "lab" and lab["fhir_user"] == "Organization/lab-1"
     by_url = _parse(
         "clients",
         "create",
@@ -142,6 +144,13 @@ async def test_clients_create_variants(
     assert await _run(by_url, settings, db) == 0
     no_keys = _parse("clients", "create", "--kind", "backend", "--name", "X", "--scope", "system/*.rs")
     assert await _run(no_keys, settings, db) == 2
+
+
+def backend_args(args: argparse.Namespace) -> list[str]:
+    return [
+        *("clients", "create", "--kind", args.kind, "--name", args.name, "--client-id", args.client_id),
+        *("--role", args.role, "--jwks-file", args.jwks_file),
+    ]
 
 
 def test_dev_token_carries_exactly_the_requested_scopes(settings: Settings) -> None:
@@ -187,7 +196,7 @@ async def test_dev_token_from_a_generated_key_is_accepted_by_the_server(db: Any,
     assert load_server_key(settings).kid == load_server_key(settings).kid  # generated once, reused
     auth = await build_auth_state(settings, db)
     try:
-        app = build_test_app(settings, db, auth)
+        app = await build_test_app(settings, db, auth)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver"
         ) as http:

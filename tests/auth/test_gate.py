@@ -106,10 +106,17 @@ def test_granular_scopes(gate: ScopeGate) -> None:
     assert gate.search_constraint(wide, "Observation") == SearchConstraint(compartment="Patient/p1")
 
 
-def test_granular_scope_on_a_non_token_parameter_fails_closed(gate: ScopeGate) -> None:
+def test_granular_scope_on_a_reference_parameter_matches_the_reference(gate: ScopeGate) -> None:
     caller = ctx("user/Observation.rs?subject=Patient/p1")
-    assert not gate.can_see(caller, observation("p1"))
+    assert gate.can_see(caller, observation("p1"))
+    assert not gate.can_see(caller, observation("p2"))
     assert gate.search_constraint(caller, "Observation").alternatives == [[("subject", "Patient/p1")]]
+
+
+def test_granular_scope_on_another_kind_of_parameter_fails_closed(gate: ScopeGate) -> None:
+    caller = ctx("user/Observation.rs?date=2020")
+    assert not gate.can_see(caller, observation("p1"))
+    assert gate.search_constraint(caller, "Observation").alternatives == [[("date", "2020")]]
 
 
 def test_v1_scopes(gate: ScopeGate) -> None:

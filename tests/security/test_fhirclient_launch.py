@@ -66,6 +66,14 @@ def only_form(page: httpx.Response) -> Form:
     return parser.forms[0]
 
 
+def consent_form(page: httpx.Response) -> Form:
+    """The consent page's decision form (the other one is "Not you? Sign out")."""
+    assert page.status_code == 200, page.text
+    parser = FormParser()
+    parser.feed(page.text)
+    return next(form for form in parser.forms if form.action.endswith("/consent"))
+
+
 def cli(server: ServerProcess, *args: str, **env: str) -> str:
     """Run ``fhir-server <args>`` on the server's configuration (database, data directory, key)."""
     command = [sys.executable, "-m", "fhir_server.cli", *args]
@@ -85,17 +93,18 @@ def server(mongo_uri: str) -> Iterator[ServerProcess]:
         mongo.drop_database(database)
 
 
-def browser_approves(authorize_url: str, username: str, patient_id: str) -> str:
-    """Sign in, pick the patient, allow; returns the redirect's Location (the app is not called)."""
+def browser_approves(authorize_url: str, username: str, patient_id: str, family: str) -> str:
+    """Sign in, find the patient by name, allow; returns the redirect's Location (the app is not called)."""
     with httpx.Client(follow_redirects=False, timeout=30) as browser:
         login = only_form(browser.get(authorize_url))
         login.fields.update(username=username, password=PASSWORD)
-        consent_page = browser.post(urljoin(authorize_url, login.action), data=login.fields)
-        consent = only_form(consent_page)
-        assert patient_id in consent.options["patient"], "the picker offers the patient"
+        consent = consent_form(browser.post(urljoin(authorize_url, login.action), data=login.fields))
+        search = {**consent.fields, "name": family, "action": "search"}
+        found = browser.post(urljoin(authorize_url, consent.action), data=search)
+        assert f'value="{patient_id}"' in found.text, "the picker finds the patient"
         answer = browser.post(
             urljoin(authorize_url, consent.action),
-            data={**consent.fields, "patient": patient_id, "patient_id": "", "decision": "approve"},
+            data={**consent_form(found).fields, "patient": patient_id, "decision": "approve"},
         )
     assert answer.status_code in (302, 303), answer.text
     location = answer.headers["location"]
@@ -144,7 +153,7 @@ def _launch_and_read(
     assert authorize_url.startswith(f"{server.base_url}/oauth/authorize?")
     assert "code_challenge_method=S256" in authorize_url
 
-    app.handle_callback(browser_approves(authorize_url, username, patient_id))
+    app.handle_callback(browser_approves(authorize_url, username, patient_id, family))
 
     assert app.patient_id == patient_id
     assert app.ready
