@@ -31,6 +31,7 @@ def mint(
     fhir_user: str | None = None,
     lifetime: int | None = None,
     issued_at: int | None = None,
+    role: str | None = None,
 ) -> str:
     """An access token for exactly ``scope`` (wildcards allowed), as ``dev-token`` would sign it."""
     auth = auth_state(app)
@@ -41,6 +42,7 @@ def mint(
         scopes=tuple(scopes),
         patient=patient,
         fhir_user=fhir_user,
+        role=role,
     )
     issued = issue_access_token(
         key=auth.server_key,
