@@ -46,12 +46,10 @@ async def publish_conformance(services: Services, resources: ConformanceResource
     repository = services.repository
     await repository.ensure_collections(resources.types())
     server = RequestContext(principal=Principal.system(), base_url=services.settings.base_url.rstrip("/"))
-    for resource_type in resources.types():
-        for resource in resources.all_by_type(resource_type):
 
-            async def store(
-                session: Session, resource_type: str = resource_type, resource: Any = resource
-            ) -> None:
+    async def store(session: Session) -> None:  # all or none, in one commit
+        for resource_type in resources.types():
+            for resource in resources.all_by_type(resource_type):
                 await repository.update(
                     resource_type=resource_type,
                     resource_id=resource["id"],
@@ -59,7 +57,7 @@ async def publish_conformance(services: Services, resources: ConformanceResource
                     wctx=WriteContext(server, session),
                 )
 
-            await repository.transaction(store)
+    await repository.transaction(store)
     logger.info(
         "published %d conformance resources", sum(len(resources.all_by_type(t)) for t in resources.types())
     )
