@@ -114,3 +114,28 @@ class TooCostly(FhirError):
     """A search bound was hit; we refuse rather than return a wrong answer."""
 
     status, code = 400, "too-costly"
+
+
+class InvalidResource(BadRequest):
+    """400: the content is not valid FHIR (JSON rules, base definitions). The outcome lists the
+    validator's issues exactly as found, one per problem, each with its own issue code."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        first = issues[0] if issues else Issue("invalid", "The resource is not valid", "error")
+        super().__init__(first.diagnostics, first.expression)
+        self.found = list(issues) or [first]
+
+    def issues(self) -> list[Issue]:
+        return list(self.found)
+
+
+class NonConformant(Unprocessable):
+    """422: valid FHIR that breaks a profile or a business rule; the validator's issues as found."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        first = issues[0] if issues else Issue("processing", "The resource breaks a rule", "error")
+        super().__init__(first.diagnostics, first.expression)
+        self.found = list(issues) or [first]
+
+    def issues(self) -> list[Issue]:
+        return list(self.found)
