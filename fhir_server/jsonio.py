@@ -28,16 +28,15 @@ _NOT_INT64 = re.compile(rb"[0-9][.eE]|[0-9]{19}")
 
 
 def parse_json(body: bytes) -> Any:
-    """Parse a request body (a leading UTF-8 BOM is allowed); malformed JSON is a 400 that says
-    where it broke. Numbers keep orjson's types (floats): for FHIR resources use
-    :func:`parse_fhir_json`."""
+    """Parse a request body as FHIR JSON: decimals as ``Decimal`` with their precision, integers as
+    ``int``, a leading UTF-8 BOM allowed, repeated property names refused. Malformed JSON is a 400
+    that says where it broke; repetitions are a 400 with one issue per repetition."""
     body = body.removeprefix(UTF8_BOM)
-    if not body.strip():
-        raise BadRequest("the request body is empty; a JSON document was expected")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise BadRequest(f"malformed JSON: {error}") from None
+    skeleton = _STRING.sub(b'""', body)
+    value = _parse_exact(body) if _NOT_INT64.search(skeleton) else _parse_fast(body)
+    if skeleton.count(b":") != _member_count(value):
+        raise _duplicates(body)
+    return value
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
@@ -47,22 +46,13 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     return value
 
 
-def parse_fhir_json(body: bytes) -> Any:
-    """Parse FHIR JSON: decimals as ``Decimal`` with their precision, integers as ``int``, a
-    leading BOM allowed, repeated property names refused (400, one issue per repetition)."""
-    body = body.removeprefix(UTF8_BOM)
-    skeleton = _STRING.sub(b'""', body)
-    value = _parse_exact(body) if _NOT_INT64.search(skeleton) else parse_json(body)
-    if skeleton.count(b":") != _member_count(value):
-        raise _duplicates(body)
-    return value
-
-
-def parse_fhir_object(body: bytes) -> dict[str, Any]:
-    value = parse_fhir_json(body)
-    if not isinstance(value, dict):
-        raise BadRequest("the request body must be a JSON object")
-    return value
+def _parse_fast(body: bytes) -> Any:
+    if not body.strip():
+        raise BadRequest("the request body is empty; a JSON document was expected")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise BadRequest(f"malformed JSON: {error}") from None
 
 
 def _reject_constant(name: str) -> Any:
@@ -73,7 +63,7 @@ def _parse_exact(body: bytes) -> Any:
     try:
         return json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
-        parse_json(body)  # raises with orjson's message, which says where the document broke
+        _parse_fast(body)  # raises with orjson's message, which says where the document broke
         raise BadRequest("malformed JSON") from None
 
 
