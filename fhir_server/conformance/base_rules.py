@@ -83,6 +83,7 @@ class Node:
     instance_path: str  # without indexes, through data types ("Patient.name.given")
     type_code: str
     resource: bool = False
+    definition_path: str | None = None  # when not the rule's own (the _name part of a primitive)
 
 
 class BaseRules:
@@ -131,8 +132,8 @@ class BaseRules:
 
     # ----- objects and properties ----------------------------------------------------------------
 
-    def _object(self, walk: Walk, node: Node, obj: JsonDict) -> None:
-        shape = self._shape(node.structure, node.rule)
+    def _object(self, walk: Walk, node: Node, obj: JsonDict, shape: Shape | None = None) -> None:
+        shape = shape or self._shape(node.structure, node.rule)
         present: set[str] = set()
         for key, value in obj.items():
             if key == "resourceType" and node.resource:
@@ -278,16 +279,26 @@ class BaseRules:
         for key in part:
             if key not in ELEMENT_KEYS:
                 walk.add("structure", f"Unknown element '{key}' on a primitive value", f"{where}.{key}")
-        element = self._index.base("Element")
+        # Element has no definition of its own here: Extension's id and extension are the same
+        extension = self._index.base("Extension")
         clean = {k: v for k, v in part.items() if k in ELEMENT_KEYS}
-        if element is not None and clean:
-            inner = Node(element, element.root, where, f"{node.instance_path}.{prop.name}", prop.type_code)
-            self._object(walk, inner, clean)
+        if extension is not None and clean:
+            full = self._shape(extension, extension.root)
+            shape = Shape({k: p for k, p in full.props.items() if k in ELEMENT_KEYS}, ())
+            inner = Node(
+                extension,
+                extension.root,
+                where,
+                f"{node.instance_path}.{prop.name}",
+                prop.type_code,
+                definition_path=prop.rule.path,
+            )
+            self._object(walk, inner, clean, shape)
 
     def _extensions(self, walk: Walk, node: Node, prop: Prop, value: Any) -> None:
         if not isinstance(value, list):
             return
-        site = Site(node.instance_path, node.rule.path, node.type_code, node.resource)
+        site = Site(node.instance_path, node.definition_path or node.rule.path, node.type_code, node.resource)
         where = _where(node.location, prop)
         for index, extension in enumerate(value):
             walk.issues.extend(
@@ -327,6 +338,8 @@ class BaseRules:
                     props[key] = Prop(child, code, child.json_name, True, repeats, code in PRIMITIVE_TYPES)
             else:
                 code = codes[0]
+                if child.name == "id" and structure.kind != "resource":
+                    code = "string"  # Element.id is a string (ElementDefinition's snapshot says id)
                 props[child.name] = Prop(child, code, child.name, False, repeats, code in PRIMITIVE_TYPES)
         required = tuple(child for child in rule.children if child.min > 0)
         return Shape(props, required)

@@ -9,7 +9,7 @@ import gzip
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -51,14 +51,23 @@ def core_extensions() -> dict[str, ExtensionRule]:
     }
 
 
+# Snapshots copy the elements of the definitions they derive from, extensions included, so an
+# extension there sits where its source put it: not judged.
+COPIED_CONTENT: Final = ("StructureDefinition.snapshot.",)
+
+
 def _allowed_at(rule: ExtensionRule, site: Site) -> bool:
     contexts = rule.contexts
-    if not contexts or contexts & ANYWHERE:
+    if not contexts or contexts & ANYWHERE or site.instance_path.startswith(COPIED_CONTENT):
         return True
     if site.resource and contexts & ON_RESOURCES:
         return True
     candidates = (site.instance_path, site.definition_path.replace("[x]", ""), site.type_code)
-    return any(candidate in contexts for candidate in candidates)
+    if any(candidate in contexts for candidate in candidates):
+        return True
+    # the core definitions themselves put some extensions on the parent of their context
+    # (structuredefinition-fhir-type on ElementDefinition.type, context ElementDefinition.type.code)
+    return any(context.startswith(f"{candidate}.") for context in contexts for candidate in candidates[:2])
 
 
 def _value_type(extension: JsonDict, suffixes: dict[str, str]) -> str | None:
