@@ -23,7 +23,8 @@ from fhir_server.errors import BadRequest, InvalidResource, Issue
 UTF8_BOM = b"\xef\xbb\xbf"
 # A JSON string (escapes included); what is left once they are blanked is structure and numbers.
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-# A number that is not a (64-bit) integer: a fraction, an exponent, or 19 digits and more.
+# A number that is not a (64-bit) integer: a fraction, an exponent, or 19 digits and more. Such
+# documents are parsed with the standard library: decimals as Decimal, integers beyond 64 bits too.
 _NOT_INT64 = re.compile(rb"[0-9][.eE]|[0-9]{19}")
 
 
@@ -59,9 +60,15 @@ def _reject_constant(name: str) -> Any:
     raise BadRequest(f"malformed JSON: {name} is not a JSON number")
 
 
+def _integer(text: str) -> int | Decimal:
+    """An int, or a Decimal beyond 64 bits (what BSON stores; only decimals may be that long)."""
+    value = int(text)
+    return value if -(2**63) <= value < 2**63 else Decimal(text)
+
+
 def _parse_exact(body: bytes) -> Any:
     try:
-        return json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+        return json.loads(body, parse_float=Decimal, parse_int=_integer, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         _parse_fast(body)  # raises with orjson's message, which says where the document broke
         raise BadRequest("malformed JSON") from None

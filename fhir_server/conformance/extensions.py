@@ -67,7 +67,11 @@ def _allowed_at(rule: ExtensionRule, site: Site) -> bool:
         return True
     # the core definitions themselves put some extensions on the parent of their context
     # (structuredefinition-fhir-type on ElementDefinition.type, context ElementDefinition.type.code)
-    return any(context.startswith(f"{candidate}.") for context in contexts for candidate in candidates[:2])
+    return not site.resource and any(
+        context.startswith(f"{candidate}.") and "." not in context[len(candidate) + 1 :]
+        for context in contexts
+        for candidate in candidates[:2]
+    )
 
 
 def _value_type(extension: JsonDict, suffixes: dict[str, str]) -> str | None:
