@@ -175,7 +175,11 @@ class BaseRules:
                 return
             for index, item in enumerate(value):
                 if item is None:
-                    walk.add("structure", "An array item must not be null when it has no value", f"{where}[{index}]")
+                    walk.add(
+                        "structure",
+                        "An array item must not be null when it has no value",
+                        f"{where}[{index}]",
+                    )
                 else:
                     self._element_part(walk, node, prop, item, f"{where}[{index}]")
         elif isinstance(value, list):
@@ -363,7 +367,9 @@ class BaseRules:
                 walk.add("informational", message, where, "information")
             else:
                 severity = "warning" if constraint.severity == "warning" else "error"
-                walk.add("invariant", f"Constraint failed: {constraint.key}: {constraint.human}", where, severity)
+                walk.add(
+                    "invariant", f"Constraint failed: {constraint.key}: {constraint.human}", where, severity
+                )
 
     def _result_on_empty(
         self, constraint: Constraint, node: JsonDict, type_path: str, present: frozenset[str]

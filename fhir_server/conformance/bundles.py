@@ -58,7 +58,9 @@ def bundle_issues(bundle: JsonDict, location: str) -> list[Issue]:
                 # the same id on two servers, or two versions of one resource, are fine
                 id_key = (type_, id_, _base_of(full_url), version)
                 if id_key in seen_ids:
-                    message = f"The resource {type_}/{id_} appears twice (entries {seen_ids[id_key]} and {index})"
+                    message = (
+                        f"The resource {type_}/{id_} appears twice (entries {seen_ids[id_key]} and {index})"
+                    )
                     issues.append(Issue("invalid", message, "error", (f"{where}.resource.id",)))
                 seen_ids.setdefault(id_key, index)
     if kind in SELF_CONTAINED:
@@ -68,7 +70,9 @@ def bundle_issues(bundle: JsonDict, location: str) -> list[Issue]:
 
 def _full_url_issues(full_url: str, resource: JsonDict | None, where: str) -> list[Issue]:
     if not _ABSOLUTE.fullmatch(full_url):
-        return [Issue("invalid", "The fullUrl must be an absolute URL or a urn:uuid / urn:oid", "error", (where,))]
+        return [
+            Issue("invalid", "The fullUrl must be an absolute URL or a urn:uuid / urn:oid", "error", (where,))
+        ]
     if _HISTORY.search(full_url):
         return [Issue("invalid", "The fullUrl must not be a version specific URL", "error", (where,))]
     match = _RESTFUL.match(full_url) if full_url.startswith("http") else None
@@ -115,7 +119,9 @@ def _unresolved(bundle: JsonDict, location: str) -> list[Issue]:
         for reference, where in _references(resource, f"{location}.entry[{index}].resource"):
             if reference.startswith("#") or _resolves(reference, own_base, full_urls, typed_ids):
                 continue
-            message = f"The reference {reference} does not resolve to an entry of this {bundle.get('type')} bundle"
+            message = (
+                f"The reference {reference} does not resolve to an entry of this {bundle.get('type')} bundle"
+            )
             issues.append(Issue("not-found", message, "error", (where,)))
     return issues
 

@@ -54,9 +54,12 @@ def _has_extension(*urls: str) -> Callable[[JsonDict], bool]:
 
 def _invoice_kind(kind: str, *extensions: str) -> Callable[[JsonDict], bool]:
     by_extension = _has_extension(*extensions)
-    return lambda invoice: by_extension(invoice) or any(
-        c.get("system") == CODE_SYSTEM + "clinic-invoice-kind" and c.get("code") == kind
-        for c in _codings(invoice, "type")
+    return lambda invoice: (
+        by_extension(invoice)
+        or any(
+            c.get("system") == CODE_SYSTEM + "clinic-invoice-kind" and c.get("code") == kind
+            for c in _codings(invoice, "type")
+        )
     )
 
 

@@ -142,9 +142,7 @@ def check_known_code(terminology: Terminology, value: Any, location: str) -> lis
     if not isinstance(system, str) or not isinstance(code, str):
         return []
     if terminology.is_known_code(system, code) is False:
-        return [
-            _issue("code-invalid", f"Unknown code in the code system {system}", f"{location}.code")
-        ]
+        return [_issue("code-invalid", f"Unknown code in the code system {system}", f"{location}.code")]
     return []
 
 

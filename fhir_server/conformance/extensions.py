@@ -81,9 +81,7 @@ def _value_type(extension: JsonDict, suffixes: dict[str, str]) -> str | None:
     return None
 
 
-def check_core_extension(
-    extension: Any, site: Site, location: str, suffixes: dict[str, str]
-) -> list[Issue]:
+def check_core_extension(extension: Any, site: Site, location: str, suffixes: dict[str, str]) -> list[Issue]:
     """Context and value type of one extension, when its url names a core extension."""
     if not isinstance(extension, dict):
         return []

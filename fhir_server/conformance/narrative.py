@@ -13,11 +13,12 @@ from typing import Final
 from xml.parsers import expat
 
 XHTML_NS: Final = "http://www.w3.org/1999/xhtml"
-ELEMENTS: Final = frozenset(
-    "a abbr acronym b big blockquote br caption cite code col colgroup dd dfn div dl dt em h1 h2 h3 h4 "
-    "h5 h6 hr i img li ol p pre q samp small span strong sub sup table tbody td tfoot th thead tr tt ul "
-    "var".split()
-)
+_TEXT_ELEMENTS = ("a", "abbr", "acronym", "b", "big", "br", "cite", "code", "dfn", "em", "i", "q", "samp")
+_MORE_TEXT = ("small", "span", "strong", "sub", "sup", "tt", "var")
+_BLOCKS = ("blockquote", "div", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "img", "p", "pre")
+_LISTS = ("dd", "dl", "dt", "li", "ol", "ul")
+_TABLES = ("caption", "col", "colgroup", "table", "tbody", "td", "tfoot", "th", "thead", "tr")
+ELEMENTS: Final = frozenset((*_TEXT_ELEMENTS, *_MORE_TEXT, *_BLOCKS, *_LISTS, *_TABLES))
 # Attributes the narrative may carry: the common ones and each element's own (XHTML 1.0 strict).
 COMMON_ATTRIBUTES: Final = frozenset({"id", "class", "style", "title", "lang", "dir", "xml:lang"})
 ELEMENT_ATTRIBUTES: Final[dict[str, frozenset[str]]] = {
@@ -78,8 +79,10 @@ class _Check:
                 self.fail(f"Event attributes ({attribute_name}) are not allowed in a narrative")
             elif value.strip().lower().replace(" ", "").startswith(ACTIVE_SCHEMES):
                 self.fail(f"Active content in the {attribute_name} attribute of <{local}> is not allowed")
-            elif attribute_name not in COMMON_ATTRIBUTES and attribute_name not in allowed and not (
-                attribute_name == "align" and local in ALIGNABLE
+            elif (
+                attribute_name not in COMMON_ATTRIBUTES
+                and attribute_name not in allowed
+                and not (attribute_name == "align" and local in ALIGNABLE)
             ):
                 self.fail(f"The attribute {attribute_name} is not allowed on <{local}>")
         if local == "img":

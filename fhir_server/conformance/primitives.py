@@ -101,7 +101,9 @@ def _real_date(value: str) -> bool:
 
 
 def _boolean(value: Any) -> str | None:
-    return None if isinstance(value, bool) else f"A boolean must be JSON true or false, not {_json_type(value)}"
+    return (
+        None if isinstance(value, bool) else f"A boolean must be JSON true or false, not {_json_type(value)}"
+    )
 
 
 def _integer(low: int, high: int, type_code: str) -> Callable[[Any], str | None]:

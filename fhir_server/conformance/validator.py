@@ -71,7 +71,10 @@ class ProfileValidator:
 
     @classmethod
     def from_directories(
-        cls, directories: Iterable[Path] | None = None, *, required_profiles: dict[str, list[str]] | None = None
+        cls,
+        directories: Iterable[Path] | None = None,
+        *,
+        required_profiles: dict[str, list[str]] | None = None,
     ) -> ProfileValidator:
         """A validator over the conformance resources of these folders (default: ``profiles/``)."""
         return cls(ConformanceResources.from_directories(directories), required_profiles=required_profiles)
@@ -218,7 +221,8 @@ def with_profile(resource: JsonDict, profile: str | None) -> JsonDict:
     """``resource`` with ``profile`` in ``meta.profile`` (a new dict when it was not there)."""
     if profile is None or profile in {_canonical(url) for url in _claimed(resource)}:
         return resource
-    meta = resource.get("meta") if isinstance(resource.get("meta"), dict) else {}
+    meta = resource.get("meta")
+    meta = meta if isinstance(meta, dict) else {}
     profiles = [*_claimed(resource), profile]
     return {**resource, "meta": {**meta, "profile": profiles}}
 

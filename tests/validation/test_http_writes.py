@@ -19,7 +19,9 @@ EXPENSE_PROFILE = f"{CLINIC}/StructureDefinition/clinic-invoice-expense"
 def _issues(response: httpx.Response) -> list[tuple[str, str]]:
     outcome = response.json()
     assert outcome["resourceType"] == "OperationOutcome"
-    return [(i["code"], (i.get("expression") or [""])[0]) for i in outcome["issue"] if i["severity"] == "error"]
+    return [
+        (i["code"], (i.get("expression") or [""])[0]) for i in outcome["issue"] if i["severity"] == "error"
+    ]
 
 
 async def test_invalid_json_is_refused_on_create_update_and_validate(client: httpx.AsyncClient) -> None:
@@ -28,7 +30,9 @@ async def test_invalid_json_is_refused_on_create_update_and_validate(client: htt
     created = await client.post("/Patient", content=body, headers=FHIR)
     assert created.status_code == 400 and _issues(created) == expected
     assert b"Secret-Name" not in created.content
-    updated = await client.put(f"/Patient/{unique()}", content=body.replace(b"{", b'{"id":"x",', 1), headers=FHIR)
+    updated = await client.put(
+        f"/Patient/{unique()}", content=body.replace(b"{", b'{"id":"x",', 1), headers=FHIR
+    )
     assert updated.status_code == 400
     checked = await client.post("/Patient/$validate", content=body, headers=FHIR)
     assert checked.status_code == 200 and _issues(checked) == expected
@@ -68,8 +72,13 @@ async def test_decimals_keep_their_precision_everywhere(client: httpx.AsyncClien
     )
     created = await client.post("/Observation", content=body, headers=FHIR)
     assert created.status_code == 201, created.text
-    texts = [b'"value":1.50', b'"value":0.10', b'"value":1.5E+3', b'"value":12345678901234567890.123',
-             b'"value":12345678901234567890}']  # fmt: skip
+    texts = [
+        b'"value":1.50',
+        b'"value":0.10',
+        b'"value":1.5E+3',
+        b'"value":12345678901234567890.123',
+        b'"value":12345678901234567890}',
+    ]
     read = await client.get(f"/Observation/{created.json()['id']}")
     history = await client.get(f"/Observation/{created.json()['id']}/_history")
     found = await client.get("/Observation", params={"code": f"urn:test|{code}", "value-quantity": "1.5"})
@@ -90,12 +99,17 @@ async def test_clinic_rules_apply_by_content(client: httpx.AsyncClient) -> None:
         "date": "2024-03-01",
         "type": {"coding": [{"system": f"{CLINIC}/CodeSystem/clinic-invoice-kind", "code": "expense"}]},
         "extension": [
-            {"url": f"{CLINIC}/StructureDefinition/expense-category",
-             "valueCoding": {"system": f"{CLINIC}/CodeSystem/clinic-expense-category", "code": "rent"}},
-            {"url": f"{CLINIC}/StructureDefinition/expense-reason", "valueCodeableConcept": {"text": "monthly"}},
+            {
+                "url": f"{CLINIC}/StructureDefinition/expense-category",
+                "valueCoding": {"system": f"{CLINIC}/CodeSystem/clinic-expense-category", "code": "rent"},
+            },
+            {
+                "url": f"{CLINIC}/StructureDefinition/expense-reason",
+                "valueCodeableConcept": {"text": "monthly"},
+            },
         ],
         "totalGross": {"value": -5, "currency": "USD"},
-    }  # fmt: skip
+    }
     refused = await client.post("/Invoice", content=orjson.dumps(expense), headers=FHIR)
     assert refused.status_code == 422
     assert ("invariant", "Invoice") in _issues(refused)  # clinic-inv-2: never negative
@@ -119,13 +133,17 @@ async def test_a_transaction_with_an_invalid_entry_commits_nothing(client: httpx
         "resourceType": "Bundle",
         "type": "transaction",
         "entry": [
-            {"fullUrl": "urn:uuid:2f1a9d1e-1111-4c1a-9a59-111111111111",
-             "resource": {"resourceType": "Patient", "name": [{"family": family}]},
-             "request": {"method": "POST", "url": "Patient"}},
-            {"resource": {"resourceType": "Observation", "status": "not-a-status", "code": {"text": "x"}},
-             "request": {"method": "POST", "url": "Observation"}},
+            {
+                "fullUrl": "urn:uuid:2f1a9d1e-1111-4c1a-9a59-111111111111",
+                "resource": {"resourceType": "Patient", "name": [{"family": family}]},
+                "request": {"method": "POST", "url": "Patient"},
+            },
+            {
+                "resource": {"resourceType": "Observation", "status": "not-a-status", "code": {"text": "x"}},
+                "request": {"method": "POST", "url": "Observation"},
+            },
         ],
-    }  # fmt: skip
+    }
     response = await client.post("/", content=orjson.dumps(bundle), headers=FHIR)
     assert response.status_code == 400
     search = await client.get("/Patient", params={"family": family})

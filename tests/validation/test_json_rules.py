@@ -43,7 +43,10 @@ def patient(**elements: Any) -> JsonDict:
         (patient(birthDate="2020-02-30"), [("value", "Patient.birthDate")]),
         (patient(birthDate="20200101"), [("value", "Patient.birthDate")]),
         (patient(deceasedDateTime="2020-01-01T10:00:00"), [("value", "Patient.deceased.ofType(dateTime)")]),
-        (patient(photo=[{"contentType": "image/png", "data": "not base64!"}]), [("value", "Patient.photo[0].data")]),
+        (
+            patient(photo=[{"contentType": "image/png", "data": "not base64!"}]),
+            [("value", "Patient.photo[0].data")],
+        ),
         (patient(name=[{"family": "x" * (1024 * 1024 + 1)}]), [("value", "Patient.name[0].family")]),
         (patient(favouriteColour="blue"), [("structure", "Patient.favouriteColour")]),
         (patient(_gender=[{"id": "a"}]), [("structure", "Patient.gender")]),
@@ -72,19 +75,28 @@ def test_valid_json_passes_unchanged(validator: ProfileValidator) -> None:
         active=True,
         gender="female",
         birthDate="1970-01-01",
-        _birthDate={"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime",
-                                   "valueDateTime": "1970-01-01T07:30:00+01:00"}]},
+        _birthDate={
+            "extension": [
+                {
+                    "url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime",
+                    "valueDateTime": "1970-01-01T07:30:00+01:00",
+                }
+            ]
+        },
         name=[{"given": ["Ann", "Marie"], "_given": [None, {"id": "g2"}], "family": "Lee"}],
         multipleBirthInteger=2,
         photo=[{"contentType": "image/png", "data": base64.b64encode(b"png").decode(), "size": 3}],
-    )  # fmt: skip
+    )
     assert errors(validator.validate(resource)) == []
     assert validator.validate_for_write(resource) is resource
 
 
 def test_a_value_may_be_replaced_by_its_extension(validator: ProfileValidator) -> None:
-    absent = {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
-                             "valueCode": "unknown"}]}  # fmt: skip
+    absent = {
+        "extension": [
+            {"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}
+        ]
+    }
     assert errors(validator.validate(patient(_gender=absent))) == []
     assert errors(validator.validate(patient(name=[{"given": [None], "_given": [absent]}]))) == []
 
@@ -105,7 +117,9 @@ def test_choice_types_are_named_with_of_type(validator: ProfileValidator) -> Non
 
 def test_messages_do_not_echo_values(validator: ProfileValidator) -> None:
     secret = "Jane-Secret-Doe"
-    issues = validator.validate(patient(name=[{"family": secret, "given": [secret + "\u0001"]}], gender=secret))
+    issues = validator.validate(
+        patient(name=[{"family": secret, "given": [secret + "\u0001"]}], gender=secret)
+    )
     assert issues and all(secret not in issue.diagnostics for issue in issues)
 
 

@@ -17,9 +17,15 @@ EXAMPLES = SHARED / "reference" / "fhir-r4b-examples"
 SYNTHEA = SHARED / "data"
 # example -> (expression, rule) of the error the specification's own example has
 BREAKS_A_RULE = {
-    "Observation-clinical-gender.json": ("Observation.performer[0]", "Observation.performer may not be an Encounter"),
-    "DiagnosticReport-example-pgx.json": ("DiagnosticReport.presentedForm[0].hash", "hash is the base64 SHA-1 of data"),
-}  # fmt: skip
+    "Observation-clinical-gender.json": (
+        "Observation.performer[0]",
+        "Observation.performer may not be an Encounter",
+    ),
+    "DiagnosticReport-example-pgx.json": (
+        "DiagnosticReport.presentedForm[0].hash",
+        "hash is the base64 SHA-1 of data",
+    ),
+}
 
 
 def _refusal(validator: ProfileValidator, path: Path) -> str | None:
