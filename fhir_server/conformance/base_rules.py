@@ -34,11 +34,14 @@ from fhir_server.conformance.structure import CompiledStructure, Constraint, Ele
 from fhir_server.conformance.structure_index import StructureIndex
 from fhir_server.conformance.terminology import Terminology
 from fhir_server.errors import Issue
+from fhir_server.jsonio import dump_json
 
 JsonDict = dict[str, Any]
 RESOURCE_TYPE_CODES: Final = frozenset({"Resource", "DomainResource"})
 EXTENSION_KEYS: Final = frozenset({"extension", "modifierExtension"})
 ELEMENT_KEYS: Final = frozenset({"id", "extension"})  # what a ``_name`` sibling may hold
+MEMO_MAX_BYTES: Final = 512  # larger member values are rarely seen twice: evaluate, do not remember
+MEMO_ENTRIES: Final = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +99,8 @@ class BaseRules:
         self._bindings = BindingChecker(terminology)
         self._references = ReferenceChecker(index)
         self._shapes: dict[int, Shape] = {}
-        self._on_empty: dict[tuple[str, str, bool], bool | Unevaluable] = {}
+        # invariant results by (expression, type, the members it reads): see _result_on_empty
+        self._memo: dict[tuple[str, str, bytes], bool | Unevaluable] = {}
 
     def validate(self, resource: Any) -> list[Issue]:
         """Every issue of ``resource`` (a parsed JSON value) against the R4B base definitions."""
@@ -374,35 +378,43 @@ class BaseRules:
     def _result_on_empty(
         self, constraint: Constraint, node: JsonDict, type_path: str, present: frozenset[str]
     ) -> bool | Unevaluable | None:
-        """The invariant's result when it reads none of the node's members (see invariant_scope),
-        else None (it must be evaluated on the node)."""
+        """The invariant's result when it can be known without evaluating it on this node (see
+        invariant_scope): a presence-only expression, or one that reads only members whose values
+        were seen before (or none at all). None: it must be evaluated on the node."""
         simple = presence_rule(constraint.expression)
         if simple is not None:
             return holds(simple, present)
         names = names_read(constraint.expression)
-        if names is None or not names.isdisjoint(present):
+        if names is None:
             return None
-        is_resource = "resourceType" in node
-        key = (constraint.expression, type_path, is_resource)
-        if key not in self._on_empty:
-            empty = {"resourceType": node["resourceType"]} if is_resource else {}
-            self._on_empty[key] = self._invariants.check(
-                constraint, node=empty, type_path=type_path, resource=empty, root=empty
+        projection = {key: value for key, value in node.items() if _member_name(key) in names}
+        if "resourceType" in node:
+            projection["resourceType"] = node["resourceType"]
+        text = dump_json(projection)
+        if len(text) > MEMO_MAX_BYTES:
+            return None
+        key = (constraint.expression, type_path, text)
+        if key not in self._memo:
+            if len(self._memo) >= MEMO_ENTRIES:
+                self._memo.clear()
+            self._memo[key] = self._invariants.check(
+                constraint, node=projection, type_path=type_path, resource=projection, root=projection
             )
-        return self._on_empty[key]
+        return self._memo[key]
+
+
+def _member_name(key: str) -> str:
+    """The FHIRPath name of a JSON member (``valueQuantity`` and ``_value`` are ``value``)."""
+    name = key[1:] if key.startswith("_") else key
+    for index in range(1, len(name)):
+        if name[index].isupper():  # a choice: the element name is the prefix
+            return name[:index]
+    return name
 
 
 def _member_names(node: JsonDict) -> frozenset[str]:
-    """The FHIRPath names of a JSON object's members (``valueQuantity`` and ``_value`` are ``value``)."""
-    names = set()
-    for key in node:
-        name = key[1:] if key.startswith("_") else key
-        names.add(name)
-        for index in range(1, len(name)):
-            if name[index].isupper():  # a choice: the element name is the prefix
-                names.add(name[:index])
-                break
-    return frozenset(names)
+    """The FHIRPath names of a JSON object's members, choice names both ways (``valueQuantity``)."""
+    return frozenset(_member_name(key) for key in node) | frozenset(k.lstrip("_") for k in node)
 
 
 def _where(location: str, prop: Prop) -> str:

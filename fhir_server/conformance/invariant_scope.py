@@ -28,7 +28,7 @@ def names_read(expression: str) -> frozenset[str] | None:
     for prefix, word, call in _WORDS.findall(_STRINGS.sub("''", expression)):
         if prefix in ("%", "$"):
             return None
-        if call:
+        if call and not (prefix != "." and word in KEYWORDS):  # "or (" is no call
             if prefix != "." and word not in FOCUS_FREE_FUNCTIONS:
                 return None
             continue
