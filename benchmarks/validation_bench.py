@@ -42,9 +42,7 @@ CLINIC_TYPES = {
 
 
 def official_examples() -> list[JsonDict]:
-    return [
-        parse_json(p.read_bytes()) for p in sorted(EXAMPLES.glob("*.json")) if not p.name.startswith("_")
-    ]
+    return [parse_json(p.read_bytes()) for p in sorted(EXAMPLES.glob("*.json")) if not p.name.startswith("_")]
 
 
 def synthea_resources(files: int) -> list[JsonDict]:

@@ -99,7 +99,7 @@ class BaseRules:
         self._bindings = BindingChecker(terminology)
         self._references = ReferenceChecker(index)
         self._shapes: dict[int, Shape] = {}
-        # invariant results by (expression, type, the members it reads): see _result_on_empty
+        # invariant results by (expression, type, the members it reads): see _known_result
         self._memo: dict[tuple[str, str, bytes], bool | Unevaluable] = {}
 
     def validate(self, resource: Any) -> list[Issue]:
@@ -125,7 +125,8 @@ class BaseRules:
         node = Node(structure, structure.root, location, resource_type, resource_type, resource=True)
         self._object(walk, node, resource)
         walk.issues.extend(check_contained_referenced(resource, location))
-        self._constraints(walk, structure.root, resource, location, resource_type)
+        shape = self._shape(structure, structure.root)
+        self._constraints(walk, structure.root, resource, location, resource_type, shape)
         if resource_type == "Bundle":
             walk.issues.extend(bundle_issues(resource, location))
 
@@ -258,12 +259,14 @@ class BaseRules:
         self._complex_checks(walk, prop, value, where)
         instance_path = f"{node.instance_path}.{prop.name}"
         child = self._child_node(node, prop, where, instance_path)
+        shape = None
         if child is not None:
+            shape = self._shape(child.structure, child.rule)
             if child.rule is not rule:  # the data type's (or the referenced element's) own invariants
-                self._constraints(walk, child.rule, value, where, child.rule.path)
-            self._object(walk, child, value)
+                self._constraints(walk, child.rule, value, where, child.rule.path, shape)
+            self._object(walk, child, value, shape)
         if rule.constraints:
-            self._constraints(walk, rule, value, where, type_code if prop.choice else rule.path)
+            self._constraints(walk, rule, value, where, type_code if prop.choice else rule.path, shape)
 
     def _complex_checks(self, walk: Walk, prop: Prop, value: JsonDict, where: str) -> None:
         rule, type_code = prop.rule, prop.type_code
@@ -352,14 +355,16 @@ class BaseRules:
         required = tuple(child for child in rule.children if child.min > 0)
         return Shape(props, required)
 
-    def _constraints(self, walk: Walk, rule: ElementRule, node: Any, where: str, type_path: str) -> None:
+    def _constraints(
+        self, walk: Walk, rule: ElementRule, node: Any, where: str, type_path: str, shape: Shape | None = None
+    ) -> None:
         present: frozenset[str] | None = None
         for constraint in rule.constraints:
             outcome: bool | Unevaluable | None = None
-            if isinstance(node, dict):
+            if isinstance(node, dict) and shape is not None:
                 if present is None:
-                    present = _member_names(node)
-                outcome = self._result_on_empty(constraint, node, type_path, present)
+                    present = frozenset(_member_name(key, shape) for key in node)
+                outcome = self._known_result(constraint, node, type_path, present, shape)
             if outcome is None:
                 outcome = self._invariants.check(
                     constraint, node=node, type_path=type_path, resource=walk.resource, root=walk.root
@@ -375,8 +380,8 @@ class BaseRules:
                     "invariant", f"Constraint failed: {constraint.key}: {constraint.human}", where, severity
                 )
 
-    def _result_on_empty(
-        self, constraint: Constraint, node: JsonDict, type_path: str, present: frozenset[str]
+    def _known_result(
+        self, constraint: Constraint, node: JsonDict, type_path: str, present: frozenset[str], shape: Shape
     ) -> bool | Unevaluable | None:
         """The invariant's result when it can be known without evaluating it on this node (see
         invariant_scope): a presence-only expression, or one that reads only members whose values
@@ -387,7 +392,7 @@ class BaseRules:
         names = names_read(constraint.expression)
         if names is None:
             return None
-        projection = {key: value for key, value in node.items() if _member_name(key) in names}
+        projection = {key: value for key, value in node.items() if _member_name(key, shape) in names}
         if "resourceType" in node:
             projection["resourceType"] = node["resourceType"]
         text = dump_json(projection)
@@ -403,18 +408,10 @@ class BaseRules:
         return self._memo[key]
 
 
-def _member_name(key: str) -> str:
+def _member_name(key: str, shape: Shape) -> str:
     """The FHIRPath name of a JSON member (``valueQuantity`` and ``_value`` are ``value``)."""
-    name = key[1:] if key.startswith("_") else key
-    for index in range(1, len(name)):
-        if name[index].isupper():  # a choice: the element name is the prefix
-            return name[:index]
-    return name
-
-
-def _member_names(node: JsonDict) -> frozenset[str]:
-    """The FHIRPath names of a JSON object's members, choice names both ways (``valueQuantity``)."""
-    return frozenset(_member_name(key) for key in node) | frozenset(k.lstrip("_") for k in node)
+    prop = shape.props.get(key[1:] if key.startswith("_") else key)
+    return prop.name if prop is not None else key
 
 
 def _where(location: str, prop: Prop) -> str:
