@@ -41,7 +41,7 @@ RESOURCE_TYPE_CODES: Final = frozenset({"Resource", "DomainResource"})
 EXTENSION_KEYS: Final = frozenset({"extension", "modifierExtension"})
 ELEMENT_KEYS: Final = frozenset({"id", "extension"})  # what a ``_name`` sibling may hold
 MEMO_MAX_BYTES: Final = 512  # larger member values are rarely seen twice: evaluate, do not remember
-MEMO_ENTRIES: Final = 20_000
+MEMO_ENTRIES: Final = 10_000
 
 
 @dataclass(frozen=True, slots=True)
