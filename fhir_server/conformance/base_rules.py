@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from fhir_server.conformance.attachments import attachment_issues
 from fhir_server.conformance.bundles import bundle_issues
+from fhir_server.conformance.constraints import ConstraintRunner
 from fhir_server.conformance.element_checks import (
     BindingChecker,
     ReferenceChecker,
@@ -26,22 +27,18 @@ from fhir_server.conformance.element_checks import (
     check_extension_shape,
 )
 from fhir_server.conformance.extensions import Site, check_core_extension
-from fhir_server.conformance.invariant_scope import holds, names_read, presence_rule
-from fhir_server.conformance.invariants import InvariantEngine, Unevaluable
+from fhir_server.conformance.invariants import InvariantEngine
 from fhir_server.conformance.narrative import narrative_problem
 from fhir_server.conformance.primitives import PRIMITIVE_TYPES, check_primitive
-from fhir_server.conformance.structure import CompiledStructure, Constraint, ElementRule
+from fhir_server.conformance.structure import CompiledStructure, ElementRule
 from fhir_server.conformance.structure_index import StructureIndex
 from fhir_server.conformance.terminology import Terminology
 from fhir_server.errors import Issue
-from fhir_server.jsonio import dump_json
 
 JsonDict = dict[str, Any]
 RESOURCE_TYPE_CODES: Final = frozenset({"Resource", "DomainResource"})
 EXTENSION_KEYS: Final = frozenset({"extension", "modifierExtension"})
 ELEMENT_KEYS: Final = frozenset({"id", "extension"})  # what a ``_name`` sibling may hold
-MEMO_MAX_BYTES: Final = 512  # larger member values are rarely seen twice: evaluate, do not remember
-MEMO_ENTRIES: Final = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +59,10 @@ class Shape:
 
     props: dict[str, Prop]
     required: tuple[ElementRule, ...]
+    names: dict[str, str] = field(init=False)  # JSON name -> FHIRPath name ("valueQuantity" -> "value")
+
+    def __post_init__(self) -> None:
+        self.names = {key: prop.name for key, prop in self.props.items()}
 
 
 @dataclass(slots=True)
@@ -99,8 +100,7 @@ class BaseRules:
         self._bindings = BindingChecker(terminology)
         self._references = ReferenceChecker(index)
         self._shapes: dict[int, Shape] = {}
-        # invariant results by (expression, type, the members it reads): see _known_result
-        self._memo: dict[tuple[str, str, bytes], bool | Unevaluable] = {}
+        self._runner = ConstraintRunner(invariants)
 
     def validate(self, resource: Any) -> list[Issue]:
         """Every issue of ``resource`` (a parsed JSON value) against the R4B base definitions."""
@@ -358,60 +358,18 @@ class BaseRules:
     def _constraints(
         self, walk: Walk, rule: ElementRule, node: Any, where: str, type_path: str, shape: Shape | None = None
     ) -> None:
-        present: frozenset[str] | None = None
-        for constraint in rule.constraints:
-            outcome: bool | Unevaluable | None = None
-            if isinstance(node, dict) and shape is not None:
-                if present is None:
-                    present = frozenset(_member_name(key, shape) for key in node)
-                outcome = self._known_result(constraint, node, type_path, present, shape)
-            if outcome is None:
-                outcome = self._invariants.check(
-                    constraint, node=node, type_path=type_path, resource=walk.resource, root=walk.root
+        if rule.constraints:
+            walk.issues.extend(
+                self._runner.issues(
+                    rule.constraints,
+                    node,
+                    where=where,
+                    type_path=type_path,
+                    resource=walk.resource,
+                    root=walk.root,
+                    member_names=shape.names if shape is not None else None,
                 )
-            if outcome is True:
-                continue
-            if isinstance(outcome, Unevaluable):
-                message = f"Constraint {constraint.key} was not checked: {outcome.reason}"
-                walk.add("informational", message, where, "information")
-            else:
-                severity = "warning" if constraint.severity == "warning" else "error"
-                walk.add(
-                    "invariant", f"Constraint failed: {constraint.key}: {constraint.human}", where, severity
-                )
-
-    def _known_result(
-        self, constraint: Constraint, node: JsonDict, type_path: str, present: frozenset[str], shape: Shape
-    ) -> bool | Unevaluable | None:
-        """The invariant's result when it can be known without evaluating it on this node (see
-        invariant_scope): a presence-only expression, or one that reads only members whose values
-        were seen before (or none at all). None: it must be evaluated on the node."""
-        simple = presence_rule(constraint.expression)
-        if simple is not None:
-            return holds(simple, present)
-        names = names_read(constraint.expression)
-        if names is None:
-            return None
-        projection = {key: value for key, value in node.items() if _member_name(key, shape) in names}
-        if "resourceType" in node:
-            projection["resourceType"] = node["resourceType"]
-        text = dump_json(projection)
-        if len(text) > MEMO_MAX_BYTES:
-            return None
-        key = (constraint.expression, type_path, text)
-        if key not in self._memo:
-            if len(self._memo) >= MEMO_ENTRIES:
-                self._memo.clear()
-            self._memo[key] = self._invariants.check(
-                constraint, node=projection, type_path=type_path, resource=projection, root=projection
             )
-        return self._memo[key]
-
-
-def _member_name(key: str, shape: Shape) -> str:
-    """The FHIRPath name of a JSON member (``valueQuantity`` and ``_value`` are ``value``)."""
-    prop = shape.props.get(key[1:] if key.startswith("_") else key)
-    return prop.name if prop is not None else key
 
 
 def _where(location: str, prop: Prop) -> str:
