@@ -39,8 +39,6 @@ PATTERNS: Final[dict[str, re.Pattern[str]]] = {
     "uuid": re.compile(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
     "uri": re.compile(r"\S+"),
 }
-_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
-_WHITESPACE = re.compile(r"\s+")
 DATE_TYPES: Final = frozenset({"date", "dateTime", "instant"})
 STRING_TYPES: Final = frozenset(
     {"string", "markdown", "code", "id", "uri", "url", "canonical", "oid", "uuid", "base64Binary",
@@ -136,12 +134,9 @@ def _base64(value: Any) -> str | None:
     problem = _string(value, "base64Binary")
     if problem is not None:
         return problem
-    compact = _WHITESPACE.sub("", value)
-    if len(compact) % 4 or not _BASE64.fullmatch(compact):
-        return "Not valid base64 content"
-    try:
-        base64.b64decode(compact, validate=True)
-    except binascii.Error:
+    try:  # validate=True refuses characters outside the alphabet and bad padding (in C: fast)
+        base64.b64decode("".join(value.split()), validate=True)
+    except (binascii.Error, ValueError):
         return "Not valid base64 content"
     return None
 
@@ -173,4 +168,4 @@ def check_primitive(type_code: str, value: Any) -> str | None:
 
 def decoded_base64(value: str) -> bytes:
     """The bytes of a valid base64Binary value (whitespace ignored)."""
-    return base64.b64decode(_WHITESPACE.sub("", value))
+    return base64.b64decode("".join(value.split()))
