@@ -120,3 +120,31 @@ class TooCostly(FhirError):
     """A search bound was hit; we refuse rather than return a wrong answer."""
 
     status, code = 400, "too-costly"
+
+
+class InvalidResource(BadRequest):
+    """400: the content is not valid FHIR (JSON rules, base definitions). The outcome lists the
+    validator's issues as found, one per problem, each with its own issue code (the first one's
+    diagnostics and expression are the error's own, so a bundle can attribute it to its entry)."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        first = issues[0] if issues else Issue("invalid", "The resource is not valid", "error")
+        super().__init__(first.diagnostics, first.expression, extra_issues=list(issues[1:]))
+        self.first = first
+
+    def issues(self) -> list[Issue]:
+        own = Issue(self.first.code, self.diagnostics, self.first.severity, self.expression)
+        return [own, *self.extra_issues]
+
+
+class NonConformant(Unprocessable):
+    """422: valid FHIR that breaks a profile or a business rule; the validator's issues as found."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        first = issues[0] if issues else Issue("processing", "The resource breaks a rule", "error")
+        super().__init__(first.diagnostics, first.expression, extra_issues=list(issues[1:]))
+        self.first = first
+
+    def issues(self) -> list[Issue]:
+        own = Issue(self.first.code, self.diagnostics, self.first.severity, self.expression)
+        return [own, *self.extra_issues]

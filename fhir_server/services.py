@@ -50,7 +50,10 @@ class Searcher(Protocol):
 
 
 class Validator(Protocol):
-    """Conformance checks ($validate, profiles, value sets)."""
+    """Conformance checks: every write, $validate, value sets."""
+
+    def validate_for_write(self, resource: dict[str, Any]) -> dict[str, Any]:
+        """The resource to store; InvalidResource (400) or NonConformant (422) when refused."""
 
     def validate(
         self, resource: dict[str, Any], *, profiles: list[str] | None = None, mode: str | None = None

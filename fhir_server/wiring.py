@@ -6,13 +6,10 @@ place that lists them.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fhir_server.auth.revocation_cache import RevocationCache
 from fhir_server.auth.staff_sync import install_staff_sync
 from fhir_server.conformance.validator import ProfileValidator
-from fhir_server.conformance.write_policy import check_write, parse_required_profiles
-from fhir_server.context import RequestContext
+from fhir_server.conformance.write_policy import parse_required_profiles
 from fhir_server.documents import install_documents
 from fhir_server.finance.install import install_finance
 from fhir_server.identifiers import install_unique_identifiers
@@ -21,13 +18,9 @@ from fhir_server.services import Services
 
 
 def install_profile_policy(services: Services, validator: ProfileValidator) -> None:
-    """Writes claiming a known profile must conform; some types must claim one (settings)."""
-    required = parse_required_profiles(services.settings.required_profiles)
-
-    async def profile_check(ctx: RequestContext, resource: dict[str, Any]) -> None:
-        check_write(resource, validator=validator, required_profiles=required)
-
-    services.write_checks.append(profile_check)
+    """The profiles the settings require of each type, which every write's validation
+    (``ProfileValidator.validate_for_write``, the pipeline's validate step) then enforces."""
+    validator.required_profiles = parse_required_profiles(services.settings.required_profiles)
 
 
 def install_clinic_rules(

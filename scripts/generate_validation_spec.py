@@ -9,6 +9,8 @@ Reads the unpacked npm package ``hl7.fhir.r4b.core@4.3.0`` (CC0; get it as descr
   pattern values, slicing, required bindings and FHIRPath constraints. The universal constraints
   ``ele-1``, ``ext-1`` and ``dom-3`` are checked natively and best-practice constraints are not
   enforced, so both are left out.
+- ``fhir_server/spec/extensions.json.gz``: for every core extension definition, where it may be used
+  (its contexts) and the types its value may have (none: a complex extension, nested extensions only).
 - ``fhir_server/spec/valuesets-required.json``: the expansion of every value set that a required
   binding names (in the core definitions above or in ``profiles/``) and that can be enumerated from
   the package's own code systems (no external terminologies such as UCUM, BCP-47 or ISO 4217).
@@ -192,6 +194,23 @@ def _flatten(concepts: list[JsonDict]) -> Iterable[JsonDict]:
         yield from _flatten(concept.get("concept", []))
 
 
+def extension_rules(definitions: Iterable[JsonDict]) -> JsonDict:
+    """url -> {"contexts": [[type, expression], ...], "valueTypes": [...]} for the core extensions."""
+    rules: JsonDict = {}
+    for definition in definitions:
+        if definition.get("type") != "Extension" or definition.get("derivation") != "constraint":
+            continue
+        value_types: list[str] = []
+        for element in definition["snapshot"]["element"]:
+            if element.get("id") == "Extension.value[x]" and element.get("max") != "0":
+                value_types = [compact_type(t)["code"] for t in element.get("type", [])]
+        rules[definition["url"]] = {
+            "contexts": [[c["type"], c["expression"]] for c in definition.get("context", [])],
+            "valueTypes": value_types,
+        }
+    return rules
+
+
 def required_value_sets(structures: Iterable[JsonDict], profiles_dir: Path) -> set[str]:
     urls = set()
     for structure in structures:
@@ -233,6 +252,11 @@ def main(argv: list[str] | None = None) -> int:
             "structures": structures,
         },
     )
+    extensions = extension_rules(definitions)
+    write_json(
+        SPEC_DIR / "extensions.json.gz",
+        {"attribution": ATTRIBUTION, "fhirVersion": "4.3.0", "extensions": extensions},
+    )
     expander = Expander(load_package(args.core, "CodeSystem"), load_package(args.core, "ValueSet"))
     expansions: JsonDict = {}
     skipped = []
@@ -253,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
         {"attribution": ATTRIBUTION, "notEnumerable": skipped, "valueSets": expansions},
     )
     print(
-        f"{len(structures)} structures, {len(expansions)} value sets expanded, {len(skipped)} not enumerable"
+        f"{len(structures)} structures, {len(extensions)} extensions, {len(expansions)} value sets "
+        f"expanded, {len(skipped)} not enumerable"
     )
     return 0
 

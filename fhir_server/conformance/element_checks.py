@@ -1,6 +1,6 @@
 """Checks on one element value: fixed and pattern values, bindings, reference targets, known codes.
 
-Diagnostics quote the profile's values and codes, never free text from the instance (it may be PHI).
+Diagnostics quote the profile's values and codes, never values from the instance (they may be PHI).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class BindingChecker:
         if type_code in CODED_PRIMITIVES:
             if not isinstance(value, str) or expansion.has_code(value):
                 return []
-            problem = f"The code '{value}' is not"
+            problem = "The code is not"
         else:
             check = self._by_type.get(type_code)
             if check is None or not isinstance(value, dict):
@@ -76,7 +76,7 @@ class BindingChecker:
         system, code = value.get("system"), value.get("code")
         if isinstance(code, str) and expansion.has_coding(system, code):
             return None
-        return f"The coding {system or '(no system)'}|{code} is not"
+        return "The coding is not"
 
     @classmethod
     def _codeable_reference(cls, expansion: Expansion, value: JsonDict) -> str | None:
@@ -93,8 +93,7 @@ class BindingChecker:
             for c in codings
         ):
             return None
-        listed = ", ".join(f"{c.get('system') or '(no system)'}|{c.get('code')}" for c in codings)
-        return f"None of the codings ({listed}) is"
+        return "None of the codings is"
 
 
 def _text_only(binding: Binding, value: Any) -> bool:
@@ -143,9 +142,7 @@ def check_known_code(terminology: Terminology, value: Any, location: str) -> lis
     if not isinstance(system, str) or not isinstance(code, str):
         return []
     if terminology.is_known_code(system, code) is False:
-        return [
-            _issue("code-invalid", f"Unknown code '{code}' in the code system {system}", f"{location}.code")
-        ]
+        return [_issue("code-invalid", f"Unknown code in the code system {system}", f"{location}.code")]
     return []
 
 

@@ -14,8 +14,9 @@ JsonDict = dict[str, Any]
 
 NO_VALUE: Any = object()  # no fixed/pattern value
 BEST_PRACTICE_EXTENSION = "http://hl7.org/fhir/StructureDefinition/elementdefinition-bestpractice"
-# Checked natively by the walker (cheaper than FHIRPath on every element).
-NATIVE_CONSTRAINTS = frozenset({"ele-1", "ext-1", "dom-3"})
+# Checked natively (cheaper than FHIRPath on every element; the narrative needs a real XML parser):
+# see element_checks and narrative.
+NATIVE_CONSTRAINTS = frozenset({"ele-1", "ext-1", "dom-3", "txt-1", "txt-2"})
 EXTENSION_NAMES = frozenset({"extension", "modifierExtension"})
 
 

@@ -1,9 +1,11 @@
-"""Exact money arithmetic: amounts become ``Decimal`` on the way in and exact JSON on the way out.
+"""Exact money arithmetic: amounts are ``Decimal`` on the way in and exact JSON on the way out.
 
-Request bodies are parsed by orjson and stored by MongoDB as doubles, so ``0.1`` arrives here as
-the float nearest to 0.1. ``str(float)`` is the shortest text that reads back as that same float,
-which for any amount written with up to 15 significant digits is exactly the text the client sent;
-``Decimal(str(value))`` therefore recovers the sent amount, and sums are exact from there on.
+FHIR decimals are parsed as ``Decimal`` and stored as Decimal128 (``fhir_server.jsonio``,
+``fhir_server.store.codec``), so an amount arrives here as sent. Values written before that
+(doubles) still arrive as floats: ``str(float)`` is the shortest text that reads back as that same
+float, which for any amount written with up to 15 significant digits is exactly the text the
+client sent, so ``Decimal(str(value))`` recovers it. Sums are exact and keep their precision
+(``0.30 + 0.70`` is ``1.00``).
 """
 
 from __future__ import annotations
@@ -29,14 +31,8 @@ def exact_amount(value: Any, *, where: str) -> Decimal:
     return amount
 
 
-def json_number(amount: Decimal) -> int | float | orjson.Fragment:
-    """A JSON value printing exactly ``amount``: an int, a float whose shortest form is the same
-    decimal, or (for more digits than a float keeps) the decimal text itself."""
-    if amount == amount.to_integral_value() and abs(amount) < 2**53:
-        return int(amount)
-    as_float = float(amount)
-    if Decimal(str(as_float)) == amount:
-        return as_float
+def json_number(amount: Decimal) -> orjson.Fragment:
+    """A JSON value printing exactly ``amount``, precision included (``100.50``)."""
     return orjson.Fragment(str(amount).encode())
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from fhir_server.errors import BadRequest
+from fhir_server.jsonio import parse_json
 from fhir_server.resources import ID_PATTERN
 
 BUNDLE_SUFFIXES = (".json", ".json.gz")
@@ -128,9 +128,9 @@ def keep_ids(bundle: dict[str, Any]) -> dict[str, Any]:
 
 def read_bundle(path: Path) -> dict[str, Any]:
     try:
-        document = orjson.loads(_open_text(path))
-    except orjson.JSONDecodeError as error:
-        raise SourceError(f"not JSON: {error}") from None
+        document = parse_json(_open_text(path))  # FHIR JSON: exact decimals, no repeated names
+    except BadRequest as error:
+        raise SourceError(f"not JSON: {error.diagnostics}") from None
     bundle = _as_bundle(document)
     if bundle is None:
         raise SourceError("not a FHIR resource or batch/transaction Bundle")
@@ -162,9 +162,9 @@ def plan_file(path: Path, explicit: bool) -> ImportUnit | None:
 
 def _ndjson_resource(number: int, line: bytes) -> dict[str, Any]:
     try:
-        resource = orjson.loads(line)
-    except orjson.JSONDecodeError as error:
-        raise SourceError(f"line {number}: not JSON: {error}") from None
+        resource = parse_json(line)
+    except BadRequest as error:
+        raise SourceError(f"line {number}: not JSON: {error.diagnostics}") from None
     if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
         raise SourceError(f"line {number}: not a FHIR resource")
     return resource

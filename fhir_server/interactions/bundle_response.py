@@ -3,6 +3,7 @@ into ones that name the entry they came from."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from http import HTTPStatus
 from typing import Any
 
@@ -68,6 +69,10 @@ def attributed(error: FhirError, entry: BundleEntry) -> FhirError:
     Exception.__init__(named, diagnostics)
     named.diagnostics = diagnostics
     named.expression = (entry.expression, *(_relocated(e, entry) for e in error.expression))
+    named.extra_issues = [
+        replace(issue, expression=tuple(_relocated(e, entry) for e in issue.expression))
+        for issue in error.extra_issues
+    ]
     # Headers such as ETag described the entry's resource, not the bundle's response.
     named.headers = {k: v for k, v in error.headers.items() if k.lower() == "www-authenticate"}
     return named

@@ -9,6 +9,7 @@ also covers custom SearchParameters whose expressions we never saw.
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -158,7 +159,7 @@ def encode_token(code: str, values: list[Any], ix: Index, ctx: EncodeContext) ->
             sort_keys.append(text)
         elif kind is dict:
             _token_dict(value, out, sort_keys)
-        elif kind is int or kind is float:
+        elif kind is int or kind is float or kind is Decimal:
             out.add(str(value))
     if out:
         full = [t[1:] for t in out if t[:1] == f.TAG_FULL_TEXT]

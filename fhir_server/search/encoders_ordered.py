@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from fhir_server.search import dates, numbers
@@ -108,7 +109,7 @@ def unit_tokens(system: Any, code: Any, unit: Any) -> list[str]:
 
 def amount_of(value: Any) -> Amount | None:
     value = unwrap(value)
-    if type(value) in (int, float):
+    if type(value) in (int, float, Decimal):
         number = numbers.to_decimal(value)
         if number is None:
             return None

@@ -22,6 +22,8 @@ _HALF = Decimal("0.5")
 def to_decimal(value: object) -> Decimal | None:
     if isinstance(value, bool):
         return None
+    if isinstance(value, Decimal):  # FHIR decimals are parsed and stored as Decimal (exact)
+        return value if value.is_finite() else None
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, float):

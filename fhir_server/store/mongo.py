@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.monitoring import CommandListener
 
 from fhir_server.settings import Settings
+from fhir_server.store.codec import DECIMAL_TYPE_REGISTRY
 from fhir_server.store.embedded import EmbeddedDatabase, start_embedded
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,11 @@ def start_configured_embedded(settings: Settings) -> EmbeddedDatabase:
 
 def make_client(uri: str, listeners: Sequence[CommandListener] = ()) -> AsyncMongoClient[Document]:
     return AsyncMongoClient(
-        uri, tz_aware=True, event_listeners=list(listeners), serverSelectionTimeoutMS=15000
+        uri,
+        tz_aware=True,
+        type_registry=DECIMAL_TYPE_REGISTRY,
+        event_listeners=list(listeners),
+        serverSelectionTimeoutMS=15000,
     )
 
 

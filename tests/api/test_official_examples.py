@@ -22,6 +22,10 @@ KNOWN_REFUSED = {
     # Its "audio/mpeg" bytes are the text "too big too include the whole thing": content sniffing
     # (and the clinic's image-only allow-list for Media) refuses it.
     "/Media/sound": 415,
+    # Its presentedForm.hash is hex text, not the base64 SHA-1 of its data (Attachment.hash).
+    "/DiagnosticReport/example-pgx": 400,
+    # Its performer is an Encounter, which Observation.performer does not allow.
+    "/Observation/clinical-gender": 400,
     # Booked in December 2013: the scheduling rules refuse bookings in the past (422); the same
     # appointments stored as fulfilled are accepted (below).
     "/Appointment/2docs": 422,

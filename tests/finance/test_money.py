@@ -30,7 +30,7 @@ def test_non_numbers_are_refused(value: object) -> None:
     [
         (Decimal("0.3"), b"0.3"),
         (Decimal("100"), b"100"),
-        (Decimal("100.50"), b"100.5"),
+        (Decimal("100.50"), b"100.50"),
         (Decimal("-12.75"), b"-12.75"),
         (Decimal("12345678901234567.89"), b"12345678901234567.89"),
     ],
@@ -40,4 +40,4 @@ def test_json_numbers_print_the_exact_decimal(amount: Decimal, text: bytes) -> N
 
 
 def test_money_carries_the_currency() -> None:
-    assert orjson.dumps(money(Decimal("0.30"), "EUR")) == b'{"value":0.3,"currency":"EUR"}'
+    assert orjson.dumps(money(Decimal("0.30"), "EUR")) == b'{"value":0.30,"currency":"EUR"}'

@@ -17,8 +17,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from fhir_server.cli import main
 from fhir_server.importer.cli import import_files, plan
+from fhir_server.jsonio import dump_json
 from fhir_server.settings import Settings, get_settings
 from fhir_server.store import documents as f
+from fhir_server.store.mongo import make_client
 from tests.support import make_settings
 
 Document = dict[str, Any]
@@ -81,7 +83,7 @@ def settings(mongo_uri: str, tmp_path: Path) -> Settings:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def database(mongo_uri: str, settings: Settings) -> AsyncIterator[AsyncDatabase[Document]]:
-    client: AsyncMongoClient[Document] = AsyncMongoClient(mongo_uri, tz_aware=True)
+    client: AsyncMongoClient[Document] = make_client(mongo_uri)  # the server's codecs (Decimal128)
     try:
         yield client[settings.database_name]
     finally:
@@ -104,7 +106,7 @@ async def _leftover_references(db: AsyncDatabase[Document]) -> list[str]:
     for name in await db.list_collection_names():
         if name.startswith(prefix):
             async for doc in db[name].find({}, {f.RESOURCE: 1}):
-                leftovers.extend(_LEFTOVER.findall(orjson.dumps(doc[f.RESOURCE]).decode()))
+                leftovers.extend(_LEFTOVER.findall(dump_json(doc[f.RESOURCE]).decode()))
     return leftovers
 
 
