@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from fhir_server.conformance.bundles import bundle_issues
 from fhir_server.context import Interaction, RequestContext
+from fhir_server.errors import InvalidResource
 from fhir_server.interactions.bundle_batch import run_batch
 from fhir_server.interactions.bundle_entries import BUNDLE_TYPES, BundleEntry, check_bundle_kind, parse_bundle
 from fhir_server.interactions.bundle_transaction import run_transaction
@@ -54,6 +56,9 @@ async def process_bundle(
     leaves nothing written. ``progress`` is called with the number of entries done as they complete.
     """
     kind = check_bundle_kind(bundle)
+    envelope = [issue for issue in bundle_issues(bundle, "Bundle") if issue.severity in {"error", "fatal"}]
+    if envelope:  # the Bundle rules of the specification (fullUrls, duplicates), before anything runs
+        raise InvalidResource(envelope)
     interaction, runner = _RUNNERS[kind]
     services = pipeline.services
     services.guard.require(ctx, interaction, None)

@@ -17,9 +17,11 @@ OTHER = "urn:test:not-unique"
 
 
 def _patient(system: str, value: str, family: str = "Race") -> dict[str, Any]:
+    """A Patient (one with the clinic's MRN is a clinic patient: it has what that profile needs)."""
     return {
         "resourceType": "Patient",
         "name": [{"family": family}],
+        "gender": "female",
         "identifier": [{"system": system, "value": value}],
     }
 
