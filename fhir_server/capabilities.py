@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from fhir_server import __version__
+from fhir_server.interactions.metadata import PublishedStatement
 from fhir_server.interactions.operation import Level, OperationSpec
 
 FHIR_VERSION = "4.3.0"
@@ -43,6 +44,11 @@ class SearchParamLike(Protocol):
 
 
 class CapabilityRegistry(Protocol):
+    @property
+    def version(self) -> int:
+        """Bumped by every change (a custom SearchParameter stored at run time)."""
+        ...
+
     def resource_types(self) -> list[str]: ...
 
     def search_parameters(self, resource_type: str) -> Sequence[SearchParamLike]: ...
@@ -57,6 +63,15 @@ class ServerCapabilities:
     operations: list[OperationSpec]
     security: dict[str, Any] | None = None
     profiles_by_type: dict[str, list[str]] = field(default_factory=dict)
+    _published: tuple[int, PublishedStatement] | None = field(default=None, init=False, repr=False)
+
+    def published(self) -> PublishedStatement:
+        """The statement and its digest, built once per registry version (building it takes
+        ~100 ms; /metadata is asked for by every client on connect)."""
+        version = self.registry.version
+        if self._published is None or self._published[0] != version:
+            self._published = (version, PublishedStatement.of(self.statement()))
+        return self._published[1]
 
     def operations_for(self, resource_type: str | None) -> list[OperationSpec]:
         if resource_type is None:

@@ -12,10 +12,10 @@ or an entry's ``response.outcome`` (batch).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from fhir_server.errors import BadRequest, FhirError, NotFound
 from fhir_server.interactions.call import Call
+from fhir_server.interactions.metadata import PublishedStatement
 from fhir_server.interactions.observer import CallObserver
 from fhir_server.interactions.operation import OperationSpec
 from fhir_server.interactions.outcome import Outcome
@@ -45,7 +45,7 @@ class Pipeline:
         *,
         services: Services,
         operations: Iterable[OperationSpec],
-        capability_statement: Callable[[], dict[str, Any]],
+        capability_statement: Callable[[], PublishedStatement],
         routes: Iterable[Route] = (),
     ) -> None:
         self.services = services
