@@ -42,6 +42,9 @@ class SearchParamLike(Protocol):
     @property
     def documentation(self) -> str: ...
 
+    @property
+    def modifiers(self) -> tuple[str, ...]: ...
+
 
 class CapabilityRegistry(Protocol):
     @property
@@ -52,6 +55,10 @@ class CapabilityRegistry(Protocol):
     def resource_types(self) -> list[str]: ...
 
     def search_parameters(self, resource_type: str) -> Sequence[SearchParamLike]: ...
+
+    def compartment_types(self) -> list[str]: ...
+
+    def compartment_member_types(self, compartment_type: str) -> list[str]: ...
 
 
 @dataclass
@@ -82,6 +89,11 @@ class ServerCapabilities:
             if (Level.TYPE in op.levels or Level.INSTANCE in op.levels)
             and (op.resource_types is None or resource_type in op.resource_types)
         ]
+
+    def compartments(self) -> dict[str, list[str]]:
+        """Compartment type -> the resource types that can belong to one."""
+        registry = self.registry
+        return {name: registry.compartment_member_types(name) for name in registry.compartment_types()}
 
     def statement(self) -> dict[str, Any]:
         rest: dict[str, Any] = {
