@@ -11,6 +11,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
+from schemathesis.core.result import Err, Ok
 
 from benchmarks.server_process import ServerProcess, running_server
 
@@ -39,7 +40,10 @@ def _operations(server: ServerProcess) -> list[Any]:
     for name in CUT_SCHEMAS:
         schemas[name] = {"type": "object", "description": schemas[name].get("description", "")}
     schema = schemathesis.openapi.from_dict(document).include(path_regex=PATHS)
-    return [result.ok() for result in schema.get_all_operations()]
+    results = list(schema.get_all_operations())
+    problems = [str(result.err()) for result in results if isinstance(result, Err)]
+    assert problems == []
+    return [result.ok() for result in results if isinstance(result, Ok)]
 
 
 def test_no_server_errors(server: ServerProcess) -> None:
