@@ -51,7 +51,8 @@ def load_asset(name: str) -> Asset:
     """One packaged asset, read once per process."""
     relative, media_type = ASSETS[name]
     content = importlib.resources.files(_PACKAGE).joinpath("static", *relative.split("/")).read_bytes()
-    return Asset(content, media_type, f'"{hashlib.sha256(content).hexdigest()[:20]}"')
+    # weak: the same asset goes out gzipped or not, and a strong tag would promise identical bytes
+    return Asset(content, media_type, f'W/"{hashlib.sha256(content).hexdigest()[:20]}"')
 
 
 def _asset_url(request: Request, name: str) -> str:
@@ -94,7 +95,7 @@ def install_docs(app: FastAPI) -> None:
             return Response(status_code=404)
         found = load_asset(name)
         headers = {"ETag": found.etag, "Cache-Control": "public, max-age=86400"}
-        if request.headers.get("if-none-match") == found.etag:
+        if found.etag in {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}:
             return Response(status_code=304, headers=headers)
         return Response(found.content, media_type=found.media_type, headers=headers)
 

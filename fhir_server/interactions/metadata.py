@@ -10,7 +10,7 @@ but not its interactions or search parameters. It is about 2 % of the whole stat
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -28,6 +28,8 @@ class PublishedStatement:
 
     body: JsonDict
     digest: str
+    # _summary forms already made (a handful at most: _elements lists are not kept)
+    summaries: dict[str, tuple[JsonDict, str]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, body: JsonDict) -> PublishedStatement:
@@ -72,6 +74,17 @@ def statement_for(
     weak ETag: the content digest, plus the shape asked for when it is not the whole statement."""
     mode = parse_summary(summary) if summary is not None else None
     names = parse_elements(elements) if elements is not None else None
+    if names is None and mode is not None and (made := published.summaries.get(mode)) is not None:
+        return made
+    shaped = _shape(published, mode, names, registry)
+    if names is None and mode is not None:
+        published.summaries[mode] = shaped
+    return shaped
+
+
+def _shape(
+    published: PublishedStatement, mode: str | None, names: list[str] | None, registry: ConformanceRegistry
+) -> tuple[JsonDict, str]:
     statement = published.body
     if mode == "true":
         body = summary_form(statement, spec_data.summary_tree(statement["resourceType"]))
