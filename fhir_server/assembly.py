@@ -108,7 +108,7 @@ def build_pipeline(services: Services, capabilities: ServerCapabilities) -> Pipe
     return Pipeline(
         services=services,
         operations=capabilities.operations,
-        capability_statement=capabilities.statement,
+        capability_statement=capabilities.published,
         routes=BINARY_ROUTES,
     )
 

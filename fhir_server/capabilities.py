@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from fhir_server import __version__
+from fhir_server.interactions.metadata import PublishedStatement
 from fhir_server.interactions.operation import Level, OperationSpec
 
 FHIR_VERSION = "4.3.0"
@@ -41,11 +42,23 @@ class SearchParamLike(Protocol):
     @property
     def documentation(self) -> str: ...
 
+    @property
+    def modifiers(self) -> tuple[str, ...]: ...
+
 
 class CapabilityRegistry(Protocol):
+    @property
+    def version(self) -> int:
+        """Bumped by every change (a custom SearchParameter stored at run time)."""
+        ...
+
     def resource_types(self) -> list[str]: ...
 
     def search_parameters(self, resource_type: str) -> Sequence[SearchParamLike]: ...
+
+    def compartment_types(self) -> list[str]: ...
+
+    def compartment_member_types(self, compartment_type: str) -> list[str]: ...
 
 
 @dataclass
@@ -57,6 +70,15 @@ class ServerCapabilities:
     operations: list[OperationSpec]
     security: dict[str, Any] | None = None
     profiles_by_type: dict[str, list[str]] = field(default_factory=dict)
+    _published: tuple[int, PublishedStatement] | None = field(default=None, init=False, repr=False)
+
+    def published(self) -> PublishedStatement:
+        """The statement and its digest, built once per registry version (building it takes
+        ~100 ms; /metadata is asked for by every client on connect)."""
+        version = self.registry.version
+        if self._published is None or self._published[0] != version:
+            self._published = (version, PublishedStatement.of(self.statement()))
+        return self._published[1]
 
     def operations_for(self, resource_type: str | None) -> list[OperationSpec]:
         if resource_type is None:
@@ -67,6 +89,11 @@ class ServerCapabilities:
             if (Level.TYPE in op.levels or Level.INSTANCE in op.levels)
             and (op.resource_types is None or resource_type in op.resource_types)
         ]
+
+    def compartments(self) -> dict[str, list[str]]:
+        """Compartment type -> the resource types that can belong to one."""
+        registry = self.registry
+        return {name: registry.compartment_member_types(name) for name in registry.compartment_types()}
 
     def statement(self) -> dict[str, Any]:
         rest: dict[str, Any] = {

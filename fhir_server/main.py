@@ -14,6 +14,8 @@ from starlette.responses import Response
 
 from fhir_server import __version__
 from fhir_server.api import fhir
+from fhir_server.api.compression import CompressionMiddleware
+from fhir_server.api.docs import install_docs
 from fhir_server.api.errors import install_error_handlers
 from fhir_server.api.openapi import fhir_openapi
 from fhir_server.assembly import build_pipeline, build_services, server_capabilities
@@ -72,7 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="FHIR R4B (4.3.0) RESTful API secured with SMART on FHIR.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # install_docs: Swagger UI and ReDoc with their assets served from here
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.capabilities = capabilities
@@ -86,7 +89,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["ETag", "Location", "Content-Location", "Last-Modified", "X-Request-ID"],
         max_age=600,
     )
+    app.add_middleware(CompressionMiddleware)
     install_observability(app, settings)
+    install_docs(app)
     app.include_router(build_auth_router(settings))
     # The whole FHIR API is one adapter over the pipeline; "/fhir" itself is the system level.
     app.include_router(fhir.router, prefix="/fhir")

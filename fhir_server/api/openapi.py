@@ -1,254 +1,100 @@
-"""The OpenAPI document, generated per resource type from the same ServerCapabilities as /metadata.
+"""The OpenAPI document, generated from the same ServerCapabilities as /metadata.
 
-FastAPI's own schema sees only generic ``/fhir/{resource_type}`` routes; here every type gets its
-interactions, its search parameters and its operations, with FHIR media types and examples.
+FastAPI's own schema sees only generic ``/fhir/{path}`` routes; here every resource type gets its
+interactions, its search parameters and its ``$operations``, with the real R4B resource schemas
+(the official JSON schema, ``fhir_server/spec/openapi_schemas.json.gz``) and a request example per
+type. Whatever is shared is declared once under ``components`` and ``$ref``'d
+(:mod:`fhir_server.api.openapi_components`), so the document stays a few MB (a few hundred kB gzipped)
+for 141 types.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from fhir_server.api import openapi_components as c
+from fhir_server.api import openapi_paths as p
 from fhir_server.capabilities import ServerCapabilities
-from fhir_server.interactions.operation import Level, OperationSpec
 
-FHIR_JSON = "application/fhir+json"
-_GENERIC_PREFIX = "/fhir/{"
+_GENERIC_PREFIX: Final = "/fhir/{"
+_HIDDEN_PARAMETERS: Final = frozenset({"_type", "_has"})  # documented in the search description
+SPEC_PAGE: Final = "https://hl7.org/fhir/R4B"
+DESCRIPTION: Final = """FHIR R4B (4.3.0) RESTful API for clinics, secured with SMART on FHIR (send a bearer
+token; `fhir-server dev-token --scope "system/*.rs" --allow-wildcard` prints one for scripts).
+
+**Search**: every parameter listed per type, with modifiers (`name:exact=...`), chains
+(`subject:Patient.name=...`), reverse chains (`_has:Observation:patient:code=...`), `_include`,
+`_revinclude`, `_sort`, `_elements`, `_summary`. Unknown parameters are refused (400) unless
+`Prefer: handling=lenient`. Pages are keyset pages: follow the Bundle's `next` link.
+`Bundle.total` is there by default: exact up to 10,000 matches, an estimate above (the Bundle says
+so); `_total=accurate` counts everything, `_total=none` skips it.
+
+**Writes**: conditional create (`If-None-Exist`, or `POST Patient?identifier=...`), conditional
+update/patch/delete, `If-Match` for versions, `Prefer: return=minimal|representation|OperationOutcome`.
+Patches: JSON Patch, JSON merge patch (`application/merge-patch+json`, or a fragment as
+`application/json`) and FHIRPath Patch. Errors are OperationOutcomes with a FHIRPath `expression`.
+
+The schemas are the official R4B JSON schema (CC0), one per resource and data type."""
 
 
-def _resource_body(resource_type: str) -> dict[str, Any]:
+def _search_parameters(
+    capabilities: ServerCapabilities, resource_type: str, components: c.JsonDict
+) -> list[str]:
+    """The component names of a type's search parameters, declaring each the first time it is met."""
+    names = []
+    for param in capabilities.registry.search_parameters(resource_type):
+        if param.code in _HIDDEN_PARAMETERS:
+            continue
+        declared = c.search_parameter(param, param.modifiers)
+        key = c.search_parameter_key(param)
+        while key in components["parameters"] and components["parameters"][key] != declared:
+            key += "_"  # the same canonical tail, a different parameter (custom ones)
+        components["parameters"][key] = declared
+        names.append(key)
+    return names
+
+
+def _tag(resource_type: str, components: c.JsonDict) -> c.JsonDict:
+    schema = components["schemas"].get(resource_type, {})
     return {
-        "required": True,
-        "content": {
-            FHIR_JSON: {
-                "schema": {"$ref": f"#/components/schemas/{resource_type}"},
-                "example": {"resourceType": resource_type},
-            }
-        },
+        "name": resource_type,
+        "description": schema.get("description", ""),
+        "externalDocs": {"url": f"{SPEC_PAGE}/{resource_type.lower()}.html"},
     }
-
-
-def _answer(description: str, schema: str = "Resource") -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {FHIR_JSON: {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
-    }
-
-
-_ERRORS = {
-    "400": _answer("Invalid request", "OperationOutcome"),
-    "401": _answer("Missing or invalid token", "OperationOutcome"),
-    "403": _answer("Scope does not allow this", "OperationOutcome"),
-}
-_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-
-
-def _search_parameters(capabilities: ServerCapabilities, resource_type: str) -> list[dict[str, Any]]:
-    declared = capabilities.registry.search_parameters(resource_type)
-    params = [
-        {
-            "name": param.code,
-            "in": "query",
-            "required": False,
-            "description": f"{param.type} search parameter. {param.documentation or ''}".strip(),
-            "schema": {"type": "string"},
-        }
-        for param in declared
-        if param.code not in {"_type"}
-    ]
-    for name, description in (
-        ("_count", "Page size"),
-        ("_sort", "Sort keys, '-' for descending"),
-        ("_include", "Include referenced resources"),
-        ("_revinclude", "Include referencing resources"),
-        ("_summary", "true | data | text | count | false"),
-        ("_elements", "Comma-separated elements to return"),
-        ("_total", "none | estimate | accurate"),
-    ):
-        params.append({"name": name, "in": "query", "description": description, "schema": {"type": "string"}})
-    return params
-
-
-def _type_paths(capabilities: ServerCapabilities, resource_type: str) -> dict[str, Any]:
-    tag = [resource_type]
-    base = f"/fhir/{resource_type}"
-    return {
-        base: {
-            "get": {
-                "tags": tag,
-                "summary": f"Search {resource_type}",
-                "operationId": f"search{resource_type}",
-                "parameters": _search_parameters(capabilities, resource_type),
-                "responses": {"200": _answer("searchset Bundle", "Bundle"), **_ERRORS},
-            },
-            "post": {
-                "tags": tag,
-                "summary": f"Create {resource_type}",
-                "operationId": f"create{resource_type}",
-                "parameters": [{"name": "If-None-Exist", "in": "header", "schema": {"type": "string"}}],
-                "requestBody": _resource_body(resource_type),
-                "responses": {"201": _answer("Created", resource_type), **_ERRORS},
-            },
-        },
-        f"{base}/_search": {
-            "post": {
-                "tags": tag,
-                "summary": f"Search {resource_type} (form POST)",
-                "operationId": f"searchPost{resource_type}",
-                "requestBody": {
-                    "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}
-                },
-                "responses": {"200": _answer("searchset Bundle", "Bundle"), **_ERRORS},
-            }
-        },
-        f"{base}/{{id}}": {
-            "parameters": [_ID],
-            "get": {
-                "tags": tag,
-                "summary": f"Read {resource_type}",
-                "operationId": f"read{resource_type}",
-                "responses": {
-                    "200": _answer("The resource", resource_type),
-                    "404": _answer("Unknown", "OperationOutcome"),
-                    "410": _answer("Deleted", "OperationOutcome"),
-                },
-            },
-            "put": {
-                "tags": tag,
-                "summary": f"Update {resource_type}",
-                "operationId": f"update{resource_type}",
-                "parameters": [{"name": "If-Match", "in": "header", "schema": {"type": "string"}}],
-                "requestBody": _resource_body(resource_type),
-                "responses": {
-                    "200": _answer("Updated", resource_type),
-                    "201": _answer("Created", resource_type),
-                    **_ERRORS,
-                },
-            },
-            "patch": {
-                "tags": tag,
-                "summary": f"Patch {resource_type}",
-                "operationId": f"patch{resource_type}",
-                "requestBody": {
-                    "content": {
-                        "application/json-patch+json": {
-                            "schema": {"type": "array", "items": {"type": "object"}}
-                        },
-                        FHIR_JSON: {"schema": {"$ref": "#/components/schemas/Resource"}},
-                    }
-                },
-                "responses": {"200": _answer("Patched", resource_type), **_ERRORS},
-            },
-            "delete": {
-                "tags": tag,
-                "summary": f"Delete {resource_type}",
-                "operationId": f"delete{resource_type}",
-                "responses": {
-                    "204": {"description": "Deleted"},
-                    "409": _answer("Still referenced", "OperationOutcome"),
-                },
-            },
-        },
-        f"{base}/{{id}}/_history": {
-            "parameters": [_ID],
-            "get": {
-                "tags": tag,
-                "summary": f"History of one {resource_type}",
-                "operationId": f"history{resource_type}",
-                "responses": {"200": _answer("history Bundle", "Bundle")},
-            },
-        },
-        f"{base}/{{id}}/_history/{{vid}}": {
-            "parameters": [
-                _ID,
-                {"name": "vid", "in": "path", "required": True, "schema": {"type": "string"}},
-            ],
-            "get": {
-                "tags": tag,
-                "summary": f"Read a version of {resource_type}",
-                "operationId": f"vread{resource_type}",
-                "responses": {"200": _answer("The version", resource_type)},
-            },
-        },
-        f"{base}/_history": {
-            "get": {
-                "tags": tag,
-                "summary": f"History of all {resource_type}",
-                "operationId": f"typeHistory{resource_type}",
-                "responses": {"200": _answer("history Bundle", "Bundle")},
-            }
-        },
-    }
-
-
-def _operation_paths(op: OperationSpec, resource_type: str | None) -> dict[str, Any]:
-    paths: dict[str, Any] = {}
-    levels = (
-        [Level.SYSTEM]
-        if resource_type is None
-        else [lv for lv in (Level.TYPE, Level.INSTANCE) if lv in op.levels]
-    )
-    for level in levels:
-        path = {
-            Level.SYSTEM: f"/fhir/${op.name}",
-            Level.TYPE: f"/fhir/{resource_type}/${op.name}",
-            Level.INSTANCE: f"/fhir/{resource_type}/{{id}}/${op.name}",
-        }[level]
-        item: dict[str, Any] = {
-            "post": {
-                "tags": [resource_type or "system"],
-                "summary": f"${op.name}",
-                "description": str(op.definition.get("description", "")),
-                "operationId": f"op_{op.name}_{resource_type or 'system'}_{level.value}".replace("-", "_"),
-                "requestBody": {
-                    "content": {FHIR_JSON: {"schema": {"$ref": "#/components/schemas/Parameters"}}}
-                },
-                "responses": {"200": _answer("Result", "Resource"), **_ERRORS},
-            }
-        }
-        if level == Level.INSTANCE:
-            item["parameters"] = [_ID]
-        paths[path] = item
-    return paths
 
 
 def fhir_openapi(app: FastAPI, capabilities: ServerCapabilities) -> dict[str, Any]:
-    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schema = get_openapi(title=app.title, version=app.version, description=DESCRIPTION, routes=app.routes)
     paths = {
         path: item for path, item in schema.get("paths", {}).items() if not path.startswith(_GENERIC_PREFIX)
     }
-    schemas: dict[str, Any] = {
-        name: {
-            "type": "object",
-            "properties": {"resourceType": {"type": "string"}},
-            "additionalProperties": True,
-        }
-        for name in ("Resource", "Bundle", "OperationOutcome", "Parameters")
-    }
+    for item in paths.values():  # the OAuth endpoints and discovery documents take no bearer token
+        for operation in item.values():
+            operation["security"] = []
+    components: c.JsonDict = c.base_components()
+    examples = set(components["examples"])
+    paths.update(p.system_paths())
+    tags = [{"name": "system", "description": "The whole server: batches, transactions, system search"}]
     for resource_type in capabilities.registry.resource_types():
-        schemas[resource_type] = {
-            "type": "object",
-            "required": ["resourceType"],
-            "properties": {"resourceType": {"type": "string", "enum": [resource_type]}},
-            "additionalProperties": True,
-            "externalDocs": {"url": f"https://hl7.org/fhir/R4B/{resource_type.lower()}.html"},
-        }
-        paths.update(_type_paths(capabilities, resource_type))
+        c.type_components(resource_type, components)
+        names = _search_parameters(capabilities, resource_type, components)
+        paths.update(p.type_paths(resource_type, names))
         for op in capabilities.operations_for(resource_type):
-            paths.update(_operation_paths(op, resource_type))
+            paths.update(p.operation_paths(op, resource_type, examples))
+        tags.append(_tag(resource_type, components))
     for op in capabilities.operations_for(None):
-        paths.update(_operation_paths(op, None))
+        paths.update(p.operation_paths(op, None, examples))
+    p.binary_content(paths)
+    paths.update(p.compartment_paths(capabilities.compartments()))
     schema["paths"] = paths
-    schema.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
-    schema["components"]["securitySchemes"] = {
-        "smart": {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
-            "description": "SMART on FHIR access token",
-        }
-    }
+    schema["tags"] = tags
+    fastapi_components = schema.get("components", {})
+    for section, entries in fastapi_components.items():
+        components.setdefault(section, {}).update(entries)
+    schema["components"] = components
     schema["security"] = [{"smart": []}]
+    schema["externalDocs"] = {"description": "FHIR R4B", "url": SPEC_PAGE}
     return schema

@@ -49,3 +49,19 @@ def fhirpath_hints() -> dict[str, list[str]]:
     """{"choice_names": [...], "type_names": [...]} for compiling search expressions."""
     data: dict[str, list[str]] = _read("fhirpath_hints.json")
     return data
+
+
+@cache
+def summary_tree(resource_type: str) -> dict[str, Any]:
+    """The ``isSummary`` elements of a type at every level, as nested names (``{}``: keep the whole
+    value); generated for CapabilityStatement only."""
+    tree: dict[str, Any] = _read("summary_trees.json")["trees"][resource_type]
+    return tree
+
+
+@cache
+def openapi_components() -> dict[str, Any]:
+    """``{"schemas": {...}, "examples": {type: resource}}``: the R4B JSON schema as OpenAPI
+    component schemas, and a request example per resource type that validates against them."""
+    data: dict[str, Any] = _read("openapi_schemas.json.gz")
+    return data

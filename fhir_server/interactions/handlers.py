@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Final
 from fhir_server.errors import BadRequest
 from fhir_server.interactions import crud, history
 from fhir_server.interactions.call import Call
+from fhir_server.interactions.metadata import statement_for
 from fhir_server.interactions.outcome import Outcome
 from fhir_server.interactions.patch import patch as patch_resource
 from fhir_server.interactions.patch import patch_kind
@@ -131,7 +132,15 @@ async def history_of(call: Call, pipeline: Pipeline) -> Outcome:
 
 
 async def capabilities(call: Call, pipeline: Pipeline) -> Outcome:
-    return Outcome.ok(pipeline.capability_statement())
+    """The CapabilityStatement, shaped by ``_summary`` / ``_elements``, with its ETag (so
+    ``If-None-Match`` gets a 304 from the renderer). Other parameters (``mode`` ...) are ignored."""
+    body, etag = statement_for(
+        pipeline.capability_statement(),
+        summary=call.param("_summary"),
+        elements=call.param("_elements"),
+        registry=pipeline.services.registry,
+    )
+    return Outcome.ok(body, etag=etag)
 
 
 # ----- writes ------------------------------------------------------------------------------------

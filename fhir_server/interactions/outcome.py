@@ -27,10 +27,11 @@ class Outcome:
     stored: StoredResource | None = None  # the version read or written: ETag, Last-Modified
     write: WriteResult | None = None  # set for creates and updates: Location, Prefer
     headers: dict[str, str] = field(default_factory=dict)
+    etag: str | None = None  # the validator of a body that is no stored version (/metadata)
 
     @classmethod
-    def ok(cls, body: JsonDict, *, status: int = 200) -> Outcome:
-        return cls(status, body=body)
+    def ok(cls, body: JsonDict, *, status: int = 200, etag: str | None = None) -> Outcome:
+        return cls(status, body=body, etag=etag)
 
     @classmethod
     def read(cls, stored: StoredResource, body: JsonDict | None = None) -> Outcome:
@@ -85,13 +86,18 @@ def not_modified(call: Call, stored: StoredResource) -> bool:
     """If-None-Match / If-Modified-Since on a read: True when the client's copy is current."""
     if_none_match = call.conditions.if_none_match
     if if_none_match is not None:
-        tags = {tag.strip() for tag in if_none_match.split(",")}
-        return stored.etag in tags or stored.etag.removeprefix("W/") in tags or "*" in tags
+        return etag_matches(if_none_match, stored.etag)
     if_modified_since = call.conditions.if_modified_since
     if if_modified_since is not None:
         since = _moment(if_modified_since)
         return since is not None and stored.last_updated.replace(microsecond=0) <= since
     return False
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """``If-None-Match`` against an ETag: the weak comparison HTTP uses for conditional GETs."""
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return etag.removeprefix("W/") in tags or "*" in tags
 
 
 def _moment(value: str) -> datetime | None:
@@ -108,7 +114,7 @@ def _moment(value: str) -> datetime | None:
 
 def render(call: Call, outcome: Outcome) -> Rendered:
     stored = outcome.stored
-    etag = stored.etag if stored is not None else None
+    etag = stored.etag if stored is not None else outcome.etag
     last_modified = stored.last_updated if stored is not None else None
     if outcome.write is not None:
         assert stored is not None
@@ -123,6 +129,10 @@ def render(call: Call, outcome: Outcome) -> Rendered:
         return Rendered(
             outcome.status, body, etag, last_modified, location, entry_outcome, dict(outcome.headers)
         )
-    if stored is not None and call.method in {"GET", "HEAD"} and not_modified(call, stored):
-        return Rendered(304, None, etag, last_modified, headers=dict(outcome.headers))
+    if call.method in {"GET", "HEAD"}:
+        if stored is not None and not_modified(call, stored):
+            return Rendered(304, None, etag, last_modified, headers=dict(outcome.headers))
+        if_none_match = call.conditions.if_none_match
+        if stored is None and etag is not None and if_none_match and etag_matches(if_none_match, etag):
+            return Rendered(304, None, etag, headers=dict(outcome.headers))
     return Rendered(outcome.status, outcome.body, etag, last_modified, headers=dict(outcome.headers))

@@ -18,6 +18,7 @@ from typing import Any
 from fhir_server.context import RequestContext
 from fhir_server.errors import BadRequest, FhirError, NotFound
 from fhir_server.interactions.call import Call
+from fhir_server.interactions.metadata import PublishedStatement
 from fhir_server.interactions.observer import CallObserver
 from fhir_server.interactions.operation import OperationSpec
 from fhir_server.interactions.outcome import Outcome
@@ -47,7 +48,7 @@ class Pipeline:
         *,
         services: Services,
         operations: Iterable[OperationSpec],
-        capability_statement: Callable[[], dict[str, Any]],
+        capability_statement: Callable[[], PublishedStatement],
         routes: Iterable[Route] = (),
     ) -> None:
         self.services = services

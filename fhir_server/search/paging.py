@@ -12,8 +12,10 @@ token carries that cut-off), so no page repeats or skips a resource that existed
 the search started; one updated since may leave the result, which the spec allows.
 
 A token is compact base64url JSON: version, direction ("n" next, "p" previous), cut-off (epoch
-ms), a short hash of the query it belongs to, and the anchor's key values. It is opaque to
-clients and only ever compared against, never executed: decoding accepts scalars only.
+ms), a short hash of the query it belongs to, the anchor's key values and, when the first page
+counted them, the total and whether it was an estimate (so later pages repeat it instead of counting
+again). It is opaque to clients and only ever compared against, never executed: decoding accepts
+scalars only.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class PageToken:
     cutoff: datetime
     query_hash: str
     anchor: tuple[Any, ...]
+    total: int | None = None  # the search's Bundle.total, counted on its first page
+    estimated: bool = False
 
 
 def query_hash(parts: Sequence[tuple[str, str]], scope: str) -> str:
@@ -77,21 +81,35 @@ def encode_token(token: PageToken) -> str:
         token.query_hash,
         [_encode_value(v) for v in token.anchor],
     ]
+    if token.total is not None:
+        payload += [token.total, token.estimated]
     return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
 
 
 def decode_token(text: str, *, expected_hash: str, key_count: int) -> PageToken:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        version, direction, cutoff, hashed, anchor = orjson.loads(raw)
+        version, direction, cutoff, hashed, anchor, *counted = orjson.loads(raw)
         if version != _VERSION or direction not in ("n", "p") or not isinstance(cutoff, int):
             raise ValueError("bad token")
         values = tuple(_decode_value(v) for v in anchor)
+        total, estimated = _decode_total(counted)
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
         raise BadRequest("_page: not a valid page token", ("_page",)) from None
     if hashed != expected_hash or len(values) != key_count:
         raise BadRequest("_page: the token belongs to a different search", ("_page",))
-    return PageToken(direction, datetime.fromtimestamp(cutoff / 1000, UTC), hashed, values)
+    return PageToken(direction, datetime.fromtimestamp(cutoff / 1000, UTC), hashed, values, total, estimated)
+
+
+def _decode_total(counted: list[Any]) -> tuple[int | None, bool]:
+    if not counted:
+        return None, False
+    if len(counted) != 2:
+        raise ValueError("bad token")
+    total, estimated = counted
+    if type(total) is not int or total < 0 or not isinstance(estimated, bool):
+        raise ValueError("bad token")
+    return total, estimated
 
 
 # ----- sort orders --------------------------------------------------------------------------------------

@@ -44,6 +44,8 @@ PASS_THROUGH = frozenset({"_format", "_pretty"})  # applied by the HTTP layer; k
 UNSUPPORTED = frozenset({"_text", "_content", "_list", "_query", "_filter", "_contained", "_containedType"})
 SUMMARY_VALUES = frozenset({"true", "false", "text", "data", "count"})
 TOTAL_VALUES = frozenset({"none", "estimate", "accurate"})
+# Aidbox's ``_totalMethod`` (fhirpy's ``count()`` sends ``_totalMethod=count``), as the standard ``_total``.
+TOTAL_METHODS = {"count": "accurate", "estimate": "estimate", "none": "none"}
 MAX_CHAIN_DEPTH = 4
 
 
@@ -222,6 +224,20 @@ class QueryParser:
     def _total(self, query: SearchQuery, value: str) -> None:
         if value not in TOTAL_VALUES:
             raise ParamError("_total takes none, estimate or accurate")
+        self._set_total(query, value)
+
+    def _total_method(self, query: SearchQuery, value: str) -> None:
+        total = TOTAL_METHODS.get(value)
+        if total is None:
+            raise ParamError(
+                "_totalMethod takes count, estimate or none; the standard parameter is "
+                "_total=accurate|estimate|none"
+            )
+        self._set_total(query, total)
+
+    def _set_total(self, query: SearchQuery, value: str) -> None:
+        if query.total is not None and query.total != value:
+            raise ParamError(f"the total is asked for twice, as {query.total} and as {value}")
         query.total = value
 
     def _types(self, query: SearchQuery, value: str) -> None:
@@ -333,5 +349,6 @@ _CONTROL = {
     "_summary": QueryParser._summary,
     "_elements": QueryParser._elements,
     "_total": QueryParser._total,
+    "_totalMethod": QueryParser._total_method,
     "_type": QueryParser._types,
 }

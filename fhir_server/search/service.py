@@ -25,6 +25,7 @@ from fhir_server.search import bundle as b
 from fhir_server.search import clauses as c
 from fhir_server.search import fields as f
 from fhir_server.search import paging as p
+from fhir_server.search import totals
 from fhir_server.search.clauses import Clause, build_filter
 from fhir_server.search.includes import IncludeLoader, Row
 from fhir_server.search.query import PAGE_PARAM, QueryParser, SearchQuery
@@ -299,19 +300,17 @@ class _Page:
             else None
         )
         self.cutoff = self.token.cutoff if self.token else now
+        self.total: totals.Total | None = None
 
     async def run(self) -> dict[str, Any]:
         query = self.query
         count_only = query.summary == "count" or query.count == 0
         if count_only:
             links = [("self", b.link_url(self.scope.base_path, query.applied))]
-            return b.searchset(links=links, entries=self._outcome([]), total=await self._count())
+            self.total = await self._total(None)
+            return b.searchset(links=links, entries=self._outcome([], self._issues()), total=self._value())
         rows, has_more = await self._fetch()
-        total: int | None = None
-        if query.total in ("accurate", "estimate"):
-            total = await self._count()
-        elif query.total is None and self.token is None and not has_more:
-            total = len(rows)
+        self.total = await self._total(len(rows) if self.token is None and not has_more else None)
         matches = [
             Row(t, doc[f.ID], doc[f.RESOURCE], doc.get(f.INDEX) or {})
             for t, doc in rows
@@ -325,7 +324,7 @@ class _Page:
             self.session,
         )
         included = await loader.load(matches, query.includes, query.revincludes)
-        issues = list(query.issues)
+        issues = self._issues()
         if loader.truncated:
             issues.append(
                 Issue(
@@ -337,7 +336,9 @@ class _Page:
         entries = [self._entry(row.resource, "match") for row in matches if self._visible(row.resource)]
         entries += [self._entry(row.resource, "include") for row in included if self._visible(row.resource)]
         return b.searchset(
-            links=self._links(rows, has_more), entries=self._outcome(entries, issues), total=total
+            links=self._links(rows, has_more),
+            entries=self._outcome(entries, issues),
+            total=self._value(),
         )
 
     # ----- pieces ----------------------------------------------------------------------------------
@@ -363,13 +364,36 @@ class _Page:
             trailing.append((f.LAST_UPDATED, {"$lte": self.cutoff}))
         return trailing
 
-    async def _count(self) -> int:
-        total = 0
-        for t in self.query.resource_types:
-            collection = self.service.db[resource_collection_name(t)]
-            query = build_filter(self.filters[t], trailing=self._trailing())
-            total += await collection.count_documents(query, session=self.session)
-        return total
+    def _issues(self) -> list[Issue]:
+        """The query's issues, and the note that the total is an estimate when it is."""
+        estimate = self.total.issue() if self.total is not None else None
+        return [*self.query.issues, estimate] if estimate is not None else list(self.query.issues)
+
+    def _value(self) -> int | None:
+        return self.total.value if self.total is not None else None
+
+    def _count_queries(self) -> totals.Queries:
+        db = self.service.db
+        trailing = self._trailing()
+        return {
+            t: (db[resource_collection_name(t)], build_filter(self.filters[t], trailing=trailing))
+            for t in self.query.resource_types
+        }
+
+    async def _total(self, whole_page: int | None) -> totals.Total | None:
+        """``Bundle.total`` as ``_total`` asks (see ``fhir_server.search.totals``); ``whole_page``:
+        the size of a first page that holds every match."""
+        mode = self.query.total
+        count_only = self.query.summary == "count" or self.query.count == 0
+        if mode == "none":
+            return None
+        if mode == "accurate" or (mode is None and count_only):
+            return await totals.accurate(self._count_queries(), self.session)
+        if whole_page is not None:
+            return totals.Total(whole_page)
+        if self.token is not None and self.token.total is not None:
+            return totals.Total(self.token.total, self.token.estimated)
+        return await totals.bounded(self._count_queries(), self.session)
 
     def _projection(self) -> dict[str, int]:
         projection = {f.RESOURCE: 1, f.LAST_UPDATED: 1}
@@ -439,4 +463,15 @@ class _Page:
         return links
 
     def _token(self, direction: str, anchor: tuple[Any, ...]) -> str:
-        return p.encode_token(p.PageToken(direction, self.cutoff, self.hash, anchor))
+        # The total travels with the token unless it is recounted on every page (accurate).
+        carried = self.total if self.query.total != "accurate" else None
+        return p.encode_token(
+            p.PageToken(
+                direction,
+                self.cutoff,
+                self.hash,
+                anchor,
+                carried.value if carried is not None else None,
+                carried.estimated if carried is not None else False,
+            )
+        )

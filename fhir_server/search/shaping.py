@@ -62,7 +62,8 @@ def _base_name(key: str, names: frozenset[str]) -> str:
     return key
 
 
-def _tagged(meta: Any) -> dict[str, Any]:
+def subsetted_meta(meta: Any) -> dict[str, Any]:
+    """``meta`` with the SUBSETTED tag (once), for a resource shaped by ``_summary``/``_elements``."""
     tagged: dict[str, Any] = dict(meta) if isinstance(meta, dict) else {}
     tags = [t for t in tagged.get("tag", []) if t.get("code") != "SUBSETTED"]
     tagged["tag"] = [*tags, SUBSETTED]
@@ -73,7 +74,7 @@ def _keep(resource: dict[str, Any], wanted: frozenset[str]) -> dict[str, Any]:
     shaped = {
         key: value for key, value in resource.items() if key in _ALWAYS or _base_name(key, wanted) in wanted
     }
-    shaped["meta"] = _tagged(resource.get("meta"))
+    shaped["meta"] = subsetted_meta(resource.get("meta"))
     return shaped
 
 
@@ -97,6 +98,6 @@ def shape_resource(
         return _keep(resource, frozenset({"text"}) | mandatory)
     if summary == "data":
         shaped = {key: value for key, value in resource.items() if key != "text"}
-        shaped["meta"] = _tagged(resource.get("meta"))
+        shaped["meta"] = subsetted_meta(resource.get("meta"))
         return shaped
     raise BadRequest(f"_summary: unknown mode {summary!r}", ("_summary",))

@@ -1,8 +1,15 @@
-"""The CapabilityStatement and the OpenAPI document come from what the server supports."""
+"""The CapabilityStatement comes from what the server supports; its summary, _elements and ETag."""
 
 from __future__ import annotations
 
 import httpx
+import orjson
+import pytest
+
+from tests.api.test_custom_search_parameter import nickname_parameter
+from tests.support import unique
+
+SUBSETTED = "SUBSETTED"
 
 
 async def test_capability_statement(client: httpx.AsyncClient) -> None:
@@ -35,19 +42,6 @@ async def test_capability_statement(client: httpx.AsyncClient) -> None:
     }
 
 
-async def test_openapi_describes_each_type(client: httpx.AsyncClient) -> None:
-    schema = (await client.get("http://testserver/openapi.json")).json()
-    paths = schema["paths"]
-    assert "/fhir/Patient" in paths and "/fhir/Observation/{id}" in paths
-    search = paths["/fhir/Patient"]["get"]
-    assert any(param["name"] == "birthdate" for param in search["parameters"])
-    create = paths["/fhir/Patient"]["post"]["requestBody"]["content"]["application/fhir+json"]
-    assert create["example"] == {"resourceType": "Patient"}
-    assert "/fhir/{resource_type}" not in paths
-    docs = await client.get("http://testserver/docs")
-    assert docs.status_code == 200 and "swagger" in docs.text.lower()
-
-
 async def test_supported_profiles_listed_and_served_read_only(client: httpx.AsyncClient) -> None:
     statement = (await client.get("/metadata")).json()
     invoice = next(r for r in statement["rest"][0]["resource"] if r["type"] == "Invoice")
@@ -74,3 +68,67 @@ async def test_supported_profiles_listed_and_served_read_only(client: httpx.Asyn
         )
     ).json()
     assert value_sets["entry"][0]["resource"]["resourceType"] == "ValueSet"
+
+
+async def test_summary_keeps_the_summary_elements_at_every_level(client: httpx.AsyncClient) -> None:
+    whole = await client.get("/metadata")
+    summary = await client.get("/metadata", params={"_summary": "true"})
+    assert summary.status_code == 200
+    statement = summary.json()
+    assert len(orjson.dumps(statement)) < len(orjson.dumps(whole.json())) / 20
+    assert SUBSETTED in {tag["code"] for tag in statement["meta"]["tag"]}
+    assert statement["fhirVersion"] == "4.3.0" and statement["format"] and statement["status"] == "active"
+    rest = statement["rest"][0]
+    assert rest["mode"] == "server" and "security" in rest
+    assert "interaction" not in rest and "searchParam" not in rest  # not summary elements
+    resources = {r["type"]: r for r in rest["resource"]}
+    assert set(resources) == {r["type"] for r in whole.json()["rest"][0]["resource"]}
+    appointment = resources["Appointment"]
+    assert {op["name"] for op in appointment["operation"]} >= {"book", "cancel"}
+    assert set(appointment) <= {"type", "profile", "supportedProfile", "operation"}
+    assert "searchParam" not in resources["Patient"] and "interaction" not in resources["Patient"]
+
+
+async def test_elements_cut_the_statement(client: httpx.AsyncClient) -> None:
+    statement = (await client.get("/metadata", params={"_elements": "fhirVersion,format"})).json()
+    assert statement["fhirVersion"] == "4.3.0" and "rest" not in statement
+    assert SUBSETTED in {tag["code"] for tag in statement["meta"]["tag"]}
+    assert {"status", "kind", "date"} <= set(statement)  # mandatory elements stay
+
+
+@pytest.mark.parametrize("query", ["_summary=maybe", "_elements=rest.resource"])
+async def test_bad_shaping_parameters_are_refused(client: httpx.AsyncClient, query: str) -> None:
+    response = await client.get(f"/metadata?{query}")
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["expression"] == [query.split("=")[0]]
+
+
+async def test_etag_and_if_none_match(client: httpx.AsyncClient) -> None:
+    whole = await client.get("/metadata")
+    etag = whole.headers["etag"]
+    assert etag.startswith('W/"')
+    again = await client.get("/metadata", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+    summary = await client.get("/metadata?_summary=true")
+    assert summary.headers["etag"] not in (etag, None)
+    cached = await client.get("/metadata?_summary=true", headers={"If-None-Match": summary.headers["etag"]})
+    assert cached.status_code == 304
+    stale = await client.get("/metadata?_summary=true", headers={"If-None-Match": etag})
+    assert stale.status_code == 200  # the whole statement's tag is not the summary's
+    assert (await client.get("/metadata", headers={"If-None-Match": '"other", ' + etag})).status_code == 304
+    assert (await client.head("/metadata", headers={"If-None-Match": etag})).status_code == 304
+
+
+async def test_etag_changes_with_what_the_server_supports(client: httpx.AsyncClient) -> None:
+    before = await client.get("/metadata")
+    code = unique("nick").replace("-", "")
+    created = await client.post(
+        "/SearchParameter",
+        json=nickname_parameter(code),
+        headers={"Content-Type": "application/fhir+json"},
+    )
+    assert created.status_code == 201, created.text
+    after = await client.get("/metadata", headers={"If-None-Match": before.headers["etag"]})
+    assert after.status_code == 200 and after.headers["etag"] != before.headers["etag"]
+    patient = next(r for r in after.json()["rest"][0]["resource"] if r["type"] == "Patient")
+    assert code in {p["name"] for p in patient["searchParam"]}

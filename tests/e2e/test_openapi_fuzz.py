@@ -11,7 +11,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
-from schemathesis.core.result import Ok
+from schemathesis.core.result import Err, Ok
 
 from benchmarks.server_process import ServerProcess, running_server
 
@@ -22,6 +22,10 @@ PATHS = (
     r"|^/fhir/?$|^/fhir/_(search|history)$"
 )
 EXAMPLES = 6
+# The R4B schemas are deeply recursive (every element has extensions, every extension a value of
+# any type, a Reference an Identifier whose assigner is a Reference ...): generating from them whole
+# takes hours. These few are cut to plain objects for the fuzzer; the rest stay as served.
+CUT_SCHEMAS = ("Extension", "Element", "ResourceList", "Reference", "Identifier", "Meta", "Narrative")
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +36,13 @@ def server() -> Iterator[ServerProcess]:
 
 def _operations(server: ServerProcess) -> list[Any]:
     document = httpx.get(f"{server.base_url}/openapi.json", timeout=60).json()
+    schemas = document["components"]["schemas"]
+    for name in CUT_SCHEMAS:
+        schemas[name] = {"type": "object", "description": schemas[name].get("description", "")}
     schema = schemathesis.openapi.from_dict(document).include(path_regex=PATHS)
     results = list(schema.get_all_operations())
-    assert all(isinstance(result, Ok) for result in results), "the OpenAPI document has invalid operations"
+    problems = [str(result.err()) for result in results if isinstance(result, Err)]
+    assert problems == []
     return [result.ok() for result in results if isinstance(result, Ok)]
 
 
