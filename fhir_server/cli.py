@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Final
 
 from fhir_server.settings import Settings, get_settings
 
@@ -18,51 +18,9 @@ SubcommandInstaller = Callable[["argparse._SubParsersAction[argparse.ArgumentPar
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from fhir_server.serve import serve
 
-    from fhir_server.auth.cli import first_token_hint
-    from fhir_server.observability import configure_logging, prepare_multiprocess_dir
-    from fhir_server.store.mongo import start_configured_embedded
-
-    if args.host:
-        os.environ["FHIR_HOST"] = args.host
-    if args.port:
-        os.environ["FHIR_PORT"] = str(args.port)
-    get_settings.cache_clear()
-    settings = get_settings()
-    configure_logging(settings)
-    embedded = None
-    if settings.mongodb_uri is None:
-        # Started here, not per worker, so every worker shares one database.
-        embedded = start_configured_embedded(settings)
-        os.environ["FHIR_MONGODB_URI"] = embedded.uri
-        get_settings.cache_clear()
-    print(f"FHIR base: http://{settings.host}:{settings.port}/fhir  (public base URL: {settings.base_url})")
-    print(first_token_hint(settings), flush=True)
-    prepare_multiprocess_dir()
-    # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; make that an exception so the
-    # `finally` below still stops the embedded database cleanly.
-    signal.signal(signal.SIGTERM, _exit_on_signal)
-    try:
-        uvicorn.run(
-            "fhir_server.main:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            log_config=None,
-            access_log=False,  # our middleware logs requests without PHI
-            timeout_graceful_shutdown=30,
-            proxy_headers=True,
-        )
-    finally:
-        if embedded is not None:
-            embedded.stop()
-    return 0
-
-
-def _exit_on_signal(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
+    return serve(args.host, args.port)
 
 
 def _config_table(args: argparse.Namespace) -> int:
@@ -124,10 +82,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that neither use nor sign for a running server.
+_STANDALONE_COMMANDS: Final = frozenset({"serve", "config-table"})
+
+
+def use_running_server_urls() -> None:
+    """Point this command at the base URL of the server running on the same data directory.
+
+    Tokens are signed for, and printed URLs name, the base URL the server really serves (its host,
+    its port, ``FHIR_BASE_URL``), which only that server knows: it records it in the data directory."""
+    from fhir_server.store.instance import running_instance
+
+    settings = get_settings()
+    server = running_instance(settings.data_dir)
+    if server is not None and server.base_url and server.base_url != settings.base_url.rstrip("/"):
+        os.environ["FHIR_BASE_URL"] = server.base_url
+        get_settings.cache_clear()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
-    return handler(args)
+    try:
+        if args.command not in _STANDALONE_COMMANDS:
+            use_running_server_urls()
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        from fhir_server.cli_errors import user_error_message  # not at start-up: it imports pymongo
+
+        message = user_error_message(error)
+        if message is None:
+            raise
+        print(f"fhir-server {args.command}: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

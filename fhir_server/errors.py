@@ -114,3 +114,13 @@ class TooCostly(FhirError):
     """A search bound was hit; we refuse rather than return a wrong answer."""
 
     status, code = 400, "too-costly"
+
+
+class ServiceUnavailable(FhirError):
+    """503: the database (or another backend) cannot be reached now; the client may retry."""
+
+    status, code = 503, "no-store"
+    RETRY_AFTER_SECONDS = 5
+
+    def __init__(self, diagnostics: str = "The database is unavailable; retry shortly.") -> None:
+        super().__init__(diagnostics, headers={"Retry-After": str(self.RETRY_AFTER_SECONDS)})
