@@ -17,12 +17,9 @@ has acknowledged. ``Durability`` picks what happens before a commit is acknowled
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -68,13 +65,24 @@ def find_executable() -> str:
     return found
 
 
-def _die_with_parent() -> None:
-    """In the child (Linux): receive SIGTERM when the thread that started us dies, even by SIGKILL.
+# Run in the child before it becomes the database (Linux): ask for SIGTERM when the thread that
+# started it dies, even by SIGKILL, then exec the database (the request survives exec). Not a
+# preexec_fn: that runs Python in a forked copy of a process with threads and event loops, whose
+# at-fork hooks (pymongo's) then fail. Linux ties the signal to the *thread* that forked: start the
+# database only from a thread that lives as long as it should (the main thread, the supervisor's).
+_EXEC_WITH_PARENT_DEATH_SIGNAL: Final = (
+    "import ctypes, ctypes.util, os, signal, sys\n"
+    f"ctypes.CDLL(ctypes.util.find_library('c')).prctl({PR_SET_PDEATHSIG}, signal.SIGTERM)\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit('the process that started the embedded database is gone')\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
 
-    Linux ties this to the *thread* that forked: start the database only from a thread that lives
-    as long as the database should (the main thread, or the supervisor's own thread)."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+def _dying_with_parent(command: list[str]) -> list[str]:
+    if sys.platform != "linux":
+        return command
+    return [sys.executable, "-c", _EXEC_WITH_PARENT_DEATH_SIGNAL, str(os.getpid()), *command]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -167,12 +175,11 @@ class EmbeddedDatabase:
         log_file = open(self.options.log_path, "ab") if self.options.log_path else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
         try:
             self.process = subprocess.Popen(
-                self.options.command(config_path),
+                _dying_with_parent(self.options.command(config_path)),
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 env=self.options.environment(),
                 start_new_session=True,  # a terminal's Ctrl-C reaches only us; we stop it cleanly
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         finally:
             if self.options.log_path:
