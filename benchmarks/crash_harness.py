@@ -57,7 +57,11 @@ class Serve:
             if name not in {"FHIR_MONGODB_URI", "FHIR_BASE_URL"}  # the embedded database, a derived base
         }
         env.update(
-            {"FHIR_DATA_DIR": str(self.data_dir), "FHIR_LOG_LEVEL": "WARNING", "FHIR_EMBEDDED_CACHE_SIZE": "256M"}
+            {
+                "FHIR_DATA_DIR": str(self.data_dir),
+                "FHIR_LOG_LEVEL": "WARNING",
+                "FHIR_EMBEDDED_CACHE_SIZE": "256M",
+            }
         )
         env.update(self.extra_env)
         return env
@@ -68,7 +72,16 @@ class Serve:
             log.write(f"\n--- start {self.starts} ---\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "fhir_server.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "fhir_server.cli",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -133,7 +146,10 @@ class Serve:
     def token(self, scope: str = "system/Patient.cruds") -> str:
         """A token signed with the server's key (generated under the data directory at start-up)."""
         settings = Settings(
-            data_dir=self.data_dir, base_url=f"http://localhost:{self.port}/fhir", host="127.0.0.1", port=self.port
+            data_dir=self.data_dir,
+            base_url=f"http://localhost:{self.port}/fhir",
+            host="127.0.0.1",
+            port=self.port,
         )
         return make_dev_token(settings=settings, scope=scope)
 
@@ -160,7 +176,9 @@ class Writers:
     async def run(self, stop: asyncio.Event) -> None:
         headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/fhir+json"}
         limits = httpx.Limits(max_connections=self.concurrency * 2)
-        async with httpx.AsyncClient(base_url=self.fhir_base, headers=headers, limits=limits, timeout=30) as client:
+        async with httpx.AsyncClient(
+            base_url=self.fhir_base, headers=headers, limits=limits, timeout=30
+        ) as client:
             await asyncio.gather(*(self._write(client, stop) for _ in range(self.concurrency)))
 
     async def _write(self, client: httpx.AsyncClient, stop: asyncio.Event) -> None:
@@ -178,9 +196,7 @@ class Writers:
                 await asyncio.sleep(0.05)
 
 
-async def write_then(
-    writers: Writers, *, seconds: float, crash: Any, after_crash: float = 0.3
-) -> None:
+async def write_then(writers: Writers, *, seconds: float, crash: Any, after_crash: float = 0.3) -> None:
     """Write for ``seconds``, call ``crash()`` while writes are in flight, stop writing soon after."""
     stop = asyncio.Event()
     task = asyncio.create_task(writers.run(stop))

@@ -62,11 +62,13 @@ async def run(rounds: int, seconds: float, durability: str) -> None:
                 )
         finally:
             serve.stop()
-        print(f"total: {total_acked} acknowledged writes, {total_lost} lost, {rounds} kill rounds ({durability})")
+        print(f"total: {total_acked} acknowledged, {total_lost} lost, {rounds} kill rounds ({durability})")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=3.0, help="writing before each kill")
     parser.add_argument("--durability", choices=("fsync", "write"), default="fsync")

@@ -48,7 +48,7 @@ async def test_a_dead_database_is_answered_503_fast_and_restarted_by_the_server(
     writers = Writers(serve.fhir_base, token, concurrency=4)
     # Holding WiredTiger's lock on the database files keeps the supervisor's restarts failing, so
     # the outage lasts until we let go: long enough to look at, and no shorter.
-    blocker = open(serve.data_dir / "db" / "WiredTiger.lock", "r+b")  # noqa: SIM115 - closed below
+    blocker = await asyncio.to_thread(open, serve.data_dir / "db" / "WiredTiger.lock", "r+b")
 
     def crash() -> None:
         _wait_gone(serve.kill_database())
@@ -63,6 +63,7 @@ async def test_a_dead_database_is_answered_503_fast_and_restarted_by_the_server(
                 client.get("/fhir/Patient/anything", headers={"Authorization": f"Bearer {token}"}),
             )
             waited = time.monotonic() - started
+            alive = await client.get("/healthz")
         assert ready.status_code == 503
         assert ready.json()["checks"]["database"]["status"] == "fail"
         assert read.status_code == 503
@@ -71,18 +72,19 @@ async def test_a_dead_database_is_answered_503_fast_and_restarted_by_the_server(
         assert outcome["issue"][0]["code"] == "no-store"
         assert read.headers["Retry-After"] == "5"
         assert waited < DATABASE_TIMEOUT * 2 + 2  # not pymongo's 30 s, not a hang
-        assert httpx.get(f"{serve.base_url}/healthz").status_code == 200  # liveness is not readiness
+        assert alive.status_code == 200  # liveness is not readiness: nothing to restart here
     finally:
         blocker.close()
-    serve.wait_ready(timeout=90)  # restarted by serve itself, on the same files
+    await asyncio.to_thread(serve.wait_ready, 90)  # restarted by serve itself, on the same files
     assert serve.process is not None and serve.process.poll() is None
     assert writers.acknowledged, "some writes were acknowledged before the kill"
     assert await missing(serve.fhir_base, serve.token(), writers.acknowledged) == []
-    created = httpx.post(
-        f"{serve.fhir_base}/Patient",
-        json={"resourceType": "Patient", "gender": "other"},
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"},
-    )
+    async with httpx.AsyncClient(base_url=serve.fhir_base, timeout=30) as client:
+        created = await client.post(
+            "/Patient",
+            json={"resourceType": "Patient", "gender": "other"},
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"},
+        )
     assert created.status_code == 201
     log = serve.log_tail(20000)
     assert "restarting the embedded database failed" in log  # while we held its files
@@ -92,7 +94,7 @@ async def test_a_dead_database_is_answered_503_fast_and_restarted_by_the_server(
 async def test_acknowledged_writes_survive_a_kill_of_server_and_database_together(serve: Serve) -> None:
     writers = Writers(serve.fhir_base, serve.token())
     await write_then(writers, seconds=2, crash=serve.kill_both)
-    serve.start()
+    await asyncio.to_thread(serve.start)
     assert writers.acknowledged
     assert await missing(serve.fhir_base, serve.token(), writers.acknowledged) == []
 
@@ -103,8 +105,8 @@ async def test_acknowledged_writes_survive_a_kill_of_the_server_and_its_database
     writers = Writers(serve.fhir_base, serve.token())
     database = serve.database_pid()
     await write_then(writers, seconds=2, crash=serve.kill_server)
-    _wait_gone(database)  # told to stop when its parent died: no database outlives its server
-    serve.start()
+    await asyncio.to_thread(_wait_gone, database)  # told to stop with its parent: none outlives it
+    await asyncio.to_thread(serve.start)
     assert writers.acknowledged
     assert await missing(serve.fhir_base, serve.token(), writers.acknowledged) == []
 
