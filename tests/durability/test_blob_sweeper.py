@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,7 +36,8 @@ class Store:
     def holds(self, key: str) -> bool:
         if self.moto is not None:
             return f"blobs/{key}" in s3_contents(self.moto, str(self.bucket))
-        return (self.app.state.settings.data_dir / "blobs" / key[:2] / key).exists()
+        root: Path = self.app.state.settings.data_dir / "blobs"
+        return (root / key[:2] / key).exists()
 
     def leave_unfinished_upload(self) -> None:
         if self.moto is not None:
