@@ -196,15 +196,18 @@ class Writers:
                 await asyncio.sleep(0.05)
 
 
-async def write_then(writers: Writers, *, seconds: float, crash: Any, after_crash: float = 0.3) -> None:
-    """Write for ``seconds``, call ``crash()`` while writes are in flight, stop writing soon after."""
+async def write_then(writers: Writers, *, seconds: float, crash: Any, after_crash: float = 0.3) -> float:
+    """Write for ``seconds``, call ``crash()`` while writes are in flight, stop writing soon after;
+    the ``time.monotonic()`` of the crash."""
     stop = asyncio.Event()
     task = asyncio.create_task(writers.run(stop))
     await asyncio.sleep(seconds)
     await asyncio.to_thread(crash)
+    crashed_at = time.monotonic()
     await asyncio.sleep(after_crash)
     stop.set()
     await task
+    return crashed_at
 
 
 async def missing(fhir_base: str, token: str, ids: list[str], concurrency: int = 8) -> list[str]:

@@ -29,8 +29,7 @@ async def one_round(serve: Serve, mode: str, seconds: float) -> tuple[int, int, 
     token = serve.token()
     writers = Writers(serve.fhir_base, token)
     crash = {"database": serve.kill_database, "server": serve.kill_server, "both": serve.kill_both}[mode]
-    await write_then(writers, seconds=seconds, crash=crash)
-    killed_at = time.monotonic()
+    killed_at = await write_then(writers, seconds=seconds, crash=crash)
     if mode == "database":
         await asyncio.to_thread(serve.wait_ready)  # the supervisor brings it back
     else:

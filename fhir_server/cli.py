@@ -102,7 +102,11 @@ def use_running_server_urls() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler: Callable[[argparse.Namespace], int] = args.handler
+    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
+    if handler is None:  # a command group without its subcommand (`fhir-server users`)
+        print(f"fhir-server {args.command}: error: name a subcommand (see fhir-server {args.command} --help)",
+              file=sys.stderr)  # fmt: skip
+        return 2
     try:
         if args.command not in _STANDALONE_COMMANDS:
             use_running_server_urls()

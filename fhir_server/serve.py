@@ -87,6 +87,8 @@ def banner(settings: Settings, *, command: str) -> str:
         f"A first token{where}, then a first search:",
         f"  TOKEN=$({prefix}{command} dev-token --scope 'system/Patient.cruds')",
         f'  curl -H "Authorization: Bearer $TOKEN" {base}/Patient',
+        f"Clinic users and SMART apps: {prefix}{command} users create --help",
+        f"  and {prefix}{command} clients create --help",
     ]
     return "\n".join(lines)
 
