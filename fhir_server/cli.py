@@ -23,6 +23,42 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(args.host, args.port)
 
 
+def _sweep_blobs(args: argparse.Namespace) -> int:
+    import asyncio
+    from datetime import timedelta
+
+    from fhir_server.documents.sweeper import open_inventory, sweep_blobs
+    from fhir_server.store.blobs import open_blob_store
+    from fhir_server.store.mongo import open_database
+
+    settings = get_settings()
+    if args.min_age is not None and args.min_age < MIN_SWEEP_AGE_SECONDS:
+        print(
+            f"fhir-server sweep-blobs: error: --min-age must be at least {MIN_SWEEP_AGE_SECONDS} "
+            "(younger bytes may belong to a write still in flight)",
+            file=sys.stderr,
+        )
+        return 2
+    min_age = timedelta(seconds=args.min_age if args.min_age is not None else settings.blob_sweep_min_age)
+
+    async def sweep() -> str:
+        blob_store = open_blob_store(settings)
+        try:
+            async with open_database(settings, command="sweep-blobs") as db:
+                report = await sweep_blobs(
+                    db=db, blob_store=blob_store, inventory=open_inventory(settings), min_age=min_age
+                )
+        finally:
+            await blob_store.close()
+        return (
+            f"deleted {report.deleted} blobs no Binary names and {report.unfinished} unfinished uploads "
+            f"(older than {min_age}); kept {report.kept}"
+        )
+
+    print(asyncio.run(sweep()))
+    return 0
+
+
 def _config_table(args: argparse.Namespace) -> int:
     if args.write:
         path = Path(args.write)
@@ -74,6 +110,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="interface to bind (FHIR_HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (FHIR_PORT)")
     serve.set_defaults(handler=_serve)
+    sweep = commands.add_parser(
+        "sweep-blobs",
+        help="delete stored bytes no Binary names (left by writes that never committed); "
+        "the server also does it every FHIR_BLOB_SWEEP_INTERVAL seconds",
+    )
+    sweep.add_argument(
+        "--min-age",
+        type=int,
+        metavar="SECONDS",
+        help="only bytes older than this (default FHIR_BLOB_SWEEP_MIN_AGE): a write in flight keeps its own",
+    )
+    sweep.set_defaults(handler=_sweep_blobs)
     table = commands.add_parser("config-table", help="print the configuration table (Markdown)")
     table.add_argument("--write", metavar="README", help="replace the table between the markers in this file")
     table.set_defaults(handler=_config_table)
@@ -82,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MIN_SWEEP_AGE_SECONDS: Final = 60
 # Commands that neither use nor sign for a running server.
 _STANDALONE_COMMANDS: Final = frozenset({"serve", "config-table"})
 

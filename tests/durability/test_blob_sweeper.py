@@ -5,6 +5,9 @@ On the local store and on S3 (moto's server), through the real app."""
 from __future__ import annotations
 
 import asyncio
+import os
+import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,8 +18,10 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
+from fhir_server.cli import main
 from fhir_server.documents.blob_ref import blob_ref_of
 from fhir_server.documents.sweeper import BlobSweeper, open_inventory, sweep_blobs
+from fhir_server.settings import get_settings
 from fhir_server.store.blob_local import INCOMING_DIR
 from tests.conftest import AppFactory
 from tests.documents.helpers import BASE, upload_sample
@@ -134,3 +139,26 @@ async def test_one_sweep_per_interval_across_processes(app_factory: AppFactory) 
     ]
     results = await asyncio.gather(*(sweeper.run_once() for sweeper in sweepers))
     assert sum(result is not None for result in results) == 1
+
+
+def test_the_sweep_command_deletes_old_unnamed_bytes(
+    mongo_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FHIR_MONGODB_URI", mongo_uri)
+    monkeypatch.setenv("FHIR_DATABASE_NAME", f"test_{uuid.uuid4().hex[:12]}")
+    monkeypatch.setenv("FHIR_DATA_DIR", str(tmp_path))
+    key = uuid.uuid4().hex
+    orphan = tmp_path / "blobs" / key[:2] / key
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"a note whose write never committed")
+    two_hours_ago = time.time() - 7200
+    os.utime(orphan, (two_hours_ago, two_hours_ago))
+    get_settings.cache_clear()
+    try:
+        assert main(["sweep-blobs", "--min-age", "30"]) == 2
+        assert orphan.exists()
+        assert main(["sweep-blobs", "--min-age", "3600"]) == 0
+    finally:
+        get_settings.cache_clear()
+    assert not orphan.exists()
+    assert "deleted 1 blobs no Binary names" in capsys.readouterr().out
