@@ -82,6 +82,18 @@ def _proc_state(pid: int) -> str | None:
         return None
 
 
+def _holds_files_of(pid: int | None, data_dir: Path) -> bool:
+    """Whether ``pid`` is alive and (where Linux can tell) a database on ``data_dir``'s files, not a
+    process that got the pid of one that exited."""
+    if not pid_alive(pid):
+        return False
+    try:
+        command_line = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return True  # cannot tell: assume the worst
+    return any(str(path).encode() in command_line for path in (data_dir, data_dir.resolve()))
+
+
 def _database_reachable(uri: str | None) -> bool:
     if not uri:
         return False
@@ -114,7 +126,9 @@ class Ownership:
         """Write the record atomically (readers never see half of it)."""
         self.record = record
         temporary = self.data_dir / f".{RECORD_FILE}.{os.getpid()}"
-        temporary.write_text(json.dumps(asdict(record), indent=2) + "\n")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(json.dumps(asdict(record), indent=2) + "\n")
         os.replace(temporary, self.data_dir / RECORD_FILE)
 
     def update(self, **changes: Any) -> None:
@@ -126,9 +140,9 @@ class Ownership:
         way out: wait until it is gone, or starting another on the same files fails."""
         pid = self.stale.database_pid if self.stale else None
         deadline = time.monotonic() + timeout
-        while pid_alive(pid) and time.monotonic() < deadline:
+        while _holds_files_of(pid, self.data_dir) and time.monotonic() < deadline:
             time.sleep(_POLL_SECONDS)
-        if pid_alive(pid):
+        if _holds_files_of(pid, self.data_dir):
             raise DataDirectoryBusy(
                 f"the database (pid {pid}) of a previous server on {self.data_dir} is still running: "
                 "stop it, then try again"

@@ -91,7 +91,8 @@ def test_a_killed_owner_leaves_a_stale_record_that_the_next_owner_recognises(tmp
 
 
 def test_the_next_owner_waits_for_the_database_a_killed_owner_left_shutting_down(tmp_path: Path) -> None:
-    lingering = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.5)"])
+    # Stands in for a database on the directory's files (its command line names them).
+    lingering = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.5)", str(tmp_path / "db")])
     owner = _start_owner(tmp_path, None, database_pid=lingering.pid)
     _kill(owner)
     ownership = claim(tmp_path)
@@ -103,6 +104,22 @@ def test_the_next_owner_waits_for_the_database_a_killed_owner_left_shutting_down
     finally:
         ownership.release()
     assert time.monotonic() - started > 0.5
+
+
+def test_a_reused_pid_of_the_previous_database_is_not_waited_for(tmp_path: Path) -> None:
+    unrelated = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    owner = _start_owner(tmp_path, None, database_pid=unrelated.pid)
+    _kill(owner)
+    ownership = claim(tmp_path)
+    assert ownership is not None
+    started = time.monotonic()
+    try:
+        ownership.wait_for_previous_database(timeout=20)
+    finally:
+        ownership.release()
+        unrelated.kill()
+        unrelated.wait()
+    assert time.monotonic() - started < 5
 
 
 def test_an_owner_on_an_external_mongodb_is_named_instead_of_waited_for(tmp_path: Path) -> None:
