@@ -11,15 +11,18 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ServerSelectionTimeoutError
 from pymongo.monitoring import CommandListener, TopologyListener
 
+from fhir_server.errors import ServiceUnavailable
 from fhir_server.settings import Settings
 from fhir_server.store.embedded import EmbeddedDatabase, start_embedded
 from fhir_server.store.instance import InstanceRecord, Ownership, claim, running_database
@@ -28,6 +31,8 @@ from fhir_server.store.supervisor import HEARTBEAT_SECONDS, DatabaseAvailability
 logger = logging.getLogger(__name__)
 
 Document = dict[str, Any]
+Session = AsyncClientSession
+T = TypeVar("T")
 EMBEDDED_LOG: Final = "embedded-db.log"
 
 
@@ -87,6 +92,25 @@ def make_client(
         w="majority",
         journal=True,
     )
+
+
+def unless_unreachable(work: Callable[[Session], Awaitable[T]]) -> Callable[[Session], Awaitable[T]]:
+    """A ``with_transaction`` callback that gives up at once when the database cannot be reached.
+
+    pymongo labels a server selection timeout inside a transaction "transient" and
+    ``with_transaction`` retries it for up to 120 s: a request would hang two minutes while the
+    database is down. Raised as ``ServiceUnavailable`` (not a pymongo error) it ends the loop, and
+    the request is answered 503 after ``FHIR_DATABASE_TIMEOUT`` (twice that at worst: pymongo
+    then tries to abort the transaction on the same unreachable server). Other transient errors
+    (a conflict, a connection cut mid-transaction) are still retried."""
+
+    async def attempt(session: Session) -> T:
+        try:
+            return await work(session)
+        except ServerSelectionTimeoutError as error:
+            raise ServiceUnavailable() from error
+
+    return attempt
 
 
 def _command_name() -> str:
