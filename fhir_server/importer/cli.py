@@ -140,9 +140,10 @@ def add_subcommand(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
     parser = subparsers.add_parser(
         "import",
         help="load FHIR Bundle (.json, .json.gz) and NDJSON files into the configured database",
-        description="Batch bundles are loaded first, then transactions and NDJSON (PUT when a "
-        "resource has an id, else POST, in transactions of --chunk resources). Exits non-zero "
-        "naming each file and entry that failed.",
+        description="Batch bundles are loaded first, then transactions and NDJSON (in transactions of "
+        "--chunk resources). Every create gets an id derived from the source (see --ids), so an "
+        "interrupted import is finished by running it again. Exits non-zero naming each file and "
+        "entry that failed.",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
     parser.add_argument(
