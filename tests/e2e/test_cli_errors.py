@@ -64,3 +64,11 @@ def test_a_data_directory_that_cannot_be_written(
     monkeypatch.delenv("FHIR_MONGODB_URI", raising=False)
     assert main(["launch", "--patient", "1"]) == 2
     assert "file-not-dir" in one_line(capsys)
+
+
+def test_a_file_that_is_not_there(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nowhere.json"
+    assert main(["import", str(missing)]) == 2
+    assert one_line(capsys) == f"import failed: {missing}: no such file or directory"
+    assert main(["import-clinic", str(missing)]) == 2
+    assert "cannot read the file" in capsys.readouterr().err
