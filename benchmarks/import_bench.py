@@ -59,7 +59,7 @@ def _own_cpu_seconds() -> float:
 
 def _database_cpu_seconds(database: EmbeddedDatabase) -> float:
     """User + system CPU of the database process so far (Linux /proc)."""
-    fields = Path(f"/proc/{database.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = Path(f"/proc/{database.pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Final
 
 from fhir_server.settings import Settings, get_settings
 
@@ -18,51 +18,45 @@ SubcommandInstaller = Callable[["argparse._SubParsersAction[argparse.ArgumentPar
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from fhir_server.serve import serve
 
-    from fhir_server.auth.cli import first_token_hint
-    from fhir_server.observability import configure_logging, prepare_multiprocess_dir
-    from fhir_server.store.mongo import start_configured_embedded
+    return serve(args.host, args.port)
 
-    if args.host:
-        os.environ["FHIR_HOST"] = args.host
-    if args.port:
-        os.environ["FHIR_PORT"] = str(args.port)
-    get_settings.cache_clear()
+
+def _sweep_blobs(args: argparse.Namespace) -> int:
+    import asyncio
+    from datetime import timedelta
+
+    from fhir_server.documents.sweeper import open_inventory, sweep_blobs
+    from fhir_server.store.blobs import open_blob_store
+    from fhir_server.store.mongo import open_database
+
     settings = get_settings()
-    configure_logging(settings)
-    embedded = None
-    if settings.mongodb_uri is None:
-        # Started here, not per worker, so every worker shares one database.
-        embedded = start_configured_embedded(settings)
-        os.environ["FHIR_MONGODB_URI"] = embedded.uri
-        get_settings.cache_clear()
-    print(f"FHIR base: http://{settings.host}:{settings.port}/fhir  (public base URL: {settings.base_url})")
-    print(first_token_hint(settings), flush=True)
-    prepare_multiprocess_dir()
-    # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; make that an exception so the
-    # `finally` below still stops the embedded database cleanly.
-    signal.signal(signal.SIGTERM, _exit_on_signal)
-    try:
-        uvicorn.run(
-            "fhir_server.main:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            log_config=None,
-            access_log=False,  # our middleware logs requests without PHI
-            timeout_graceful_shutdown=30,
-            proxy_headers=True,
+    if args.min_age is not None and args.min_age < MIN_SWEEP_AGE_SECONDS:
+        print(
+            f"fhir-server sweep-blobs: error: --min-age must be at least {MIN_SWEEP_AGE_SECONDS} "
+            "(younger bytes may belong to a write still in flight)",
+            file=sys.stderr,
         )
-    finally:
-        if embedded is not None:
-            embedded.stop()
+        return 2
+    min_age = timedelta(seconds=args.min_age if args.min_age is not None else settings.blob_sweep_min_age)
+
+    async def sweep() -> str:
+        blob_store = open_blob_store(settings)
+        try:
+            async with open_database(settings, command="sweep-blobs") as db:
+                report = await sweep_blobs(
+                    db=db, blob_store=blob_store, inventory=open_inventory(settings), min_age=min_age
+                )
+        finally:
+            await blob_store.close()
+        return (
+            f"deleted {report.deleted} blobs no Binary names and {report.unfinished} unfinished uploads "
+            f"(older than {min_age}); kept {report.kept}"
+        )
+
+    print(asyncio.run(sweep()))
     return 0
-
-
-def _exit_on_signal(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
 
 
 def _config_table(args: argparse.Namespace) -> int:
@@ -116,6 +110,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="interface to bind (FHIR_HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (FHIR_PORT)")
     serve.set_defaults(handler=_serve)
+    sweep = commands.add_parser(
+        "sweep-blobs",
+        help="delete stored bytes no Binary names (left by writes that never committed); "
+        "the server also does it every FHIR_BLOB_SWEEP_INTERVAL seconds",
+    )
+    sweep.add_argument(
+        "--min-age",
+        type=int,
+        metavar="SECONDS",
+        help="only bytes older than this (default FHIR_BLOB_SWEEP_MIN_AGE): a write in flight keeps its own",
+    )
+    sweep.set_defaults(handler=_sweep_blobs)
     table = commands.add_parser("config-table", help="print the configuration table (Markdown)")
     table.add_argument("--write", metavar="README", help="replace the table between the markers in this file")
     table.set_defaults(handler=_config_table)
@@ -124,10 +130,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MIN_SWEEP_AGE_SECONDS: Final = 60
+# Commands that neither use nor sign for a running server.
+_STANDALONE_COMMANDS: Final = frozenset({"serve", "config-table"})
+
+
+def use_running_server_urls() -> None:
+    """Point this command at the base URL of the server running on the same data directory.
+
+    Tokens are signed for, and printed URLs name, the base URL the server really serves (its host,
+    its port, ``FHIR_BASE_URL``), which only that server knows: it records it in the data directory."""
+    from fhir_server.store.instance import running_instance
+
+    settings = get_settings()
+    server = running_instance(settings.data_dir)
+    if server is not None and server.base_url and server.base_url != settings.base_url.rstrip("/"):
+        os.environ["FHIR_BASE_URL"] = server.base_url
+        get_settings.cache_clear()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler: Callable[[argparse.Namespace], int] = args.handler
-    return handler(args)
+    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
+    if handler is None:  # a command group without its subcommand (`fhir-server users`)
+        print(f"fhir-server {args.command}: error: name a subcommand (see fhir-server {args.command} --help)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        if args.command not in _STANDALONE_COMMANDS:
+            use_running_server_urls()
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        from fhir_server.cli_errors import user_error_message  # not at start-up: it imports pymongo
+
+        message = user_error_message(error)
+        if message is None:
+            raise
+        print(f"fhir-server {args.command}: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -148,3 +148,13 @@ class NonConformant(Unprocessable):
     def issues(self) -> list[Issue]:
         own = Issue(self.first.code, self.diagnostics, self.first.severity, self.expression)
         return [own, *self.extra_issues]
+
+
+class ServiceUnavailable(FhirError):
+    """503: the database (or another backend) cannot be reached now; the client may retry."""
+
+    status, code = 503, "no-store"
+    RETRY_AFTER_SECONDS = 5
+
+    def __init__(self, diagnostics: str = "The database is unavailable; retry shortly.") -> None:
+        super().__init__(diagnostics, headers={"Retry-After": str(self.RETRY_AFTER_SECONDS)})

@@ -24,6 +24,7 @@ from fhir_server.auth.routes import build_auth_router
 from fhir_server.auth.state import build_auth_state
 from fhir_server.conformance.registry import ConformanceRegistry
 from fhir_server.conformance.validator import ProfileValidator
+from fhir_server.documents.sweeper import BlobSweeper
 from fhir_server.observability import configure_logging, db_command_listener, install_observability
 from fhir_server.operations.catalog import discover_operations
 from fhir_server.settings import Settings, get_settings
@@ -62,9 +63,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.blob_store = services.blob_store  # for the readiness check
         app.state.pipeline = build_pipeline(services, capabilities)
         app.state.authenticate = Authenticator(auth, settings)
+        sweeper = BlobSweeper(settings=settings, db=handle.db, blob_store=services.blob_store)
+        sweeper.start()
         try:
             yield
         finally:
+            await sweeper.stop()
             await services.blob_store.close()
             await auth.aclose()
             await handle.close()

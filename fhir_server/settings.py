@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class Settings(BaseSettings):
@@ -31,6 +33,18 @@ class Settings(BaseSettings):
     embedded_port: int = Field(default=0, description="Port of the embedded database (0: pick a free one).")
     embedded_cache_size: str = Field(
         default="4G", description="Cache size of the embedded database (WiredTiger), e.g. 2G, 512M."
+    )
+    embedded_durability: Literal["fsync", "write"] = Field(
+        default="fsync",
+        description="What the embedded database does before it acknowledges a commit: `fsync` flushes "
+        "its log to disk (survives power loss); `write` hands it to the operating system (survives "
+        "the death of any process, not of the machine; cheaper on disks with slow fsync).",
+    )
+    database_timeout: float = Field(
+        default=3.0,
+        gt=0,
+        description="Seconds a request waits for an unreachable database before it is answered 503 "
+        "(MongoDB server selection and connect timeouts).",
     )
 
     # --- HTTP ---
@@ -164,6 +178,18 @@ class Settings(BaseSettings):
         default=False, description="Answer Binary downloads with a redirect to a presigned S3 URL."
     )
     upload_max_bytes: int = Field(default=100 * 1024 * 1024, description="Largest accepted Binary upload.")
+    blob_sweep_interval: int = Field(
+        default=3600,
+        ge=0,
+        description="Seconds between sweeps that delete blobs no Binary names (left by writes that "
+        "did not commit); the first runs a minute after start-up. 0 turns the sweeper off.",
+    )
+    blob_sweep_min_age: int = Field(
+        default=3600,
+        ge=60,
+        description="Seconds a blob must have existed before a sweep may delete it: longer than any "
+        "write takes, so a blob whose write is still in flight is never swept.",
+    )
     binary_inline_max_bytes: int = Field(
         default=1024 * 1024,
         description="Largest Binary whose bytes its FHIR JSON form carries in `data` (base64); "
@@ -200,12 +226,29 @@ class Settings(BaseSettings):
             raise ValueError(f"'{value}' is not an IANA time zone (e.g. Europe/Paris)") from None
         return value
 
+    _base_url_derived: bool = PrivateAttr(default=False)
+
     @model_validator(mode="after")
     def _base_url_from_listen_address(self) -> Settings:
         if "base_url" not in self.model_fields_set:
-            host = "localhost" if self.host in {"0.0.0.0", "::", "127.0.0.1"} else self.host
+            host = "localhost" if self.host in {"0.0.0.0", "::", *LOOPBACK_HOSTS} else self.host
+            if ":" in host:
+                host = f"[{host}]"
             self.base_url = f"http://{host}:{self.port}/fhir"
+            self._base_url_derived = True
         return self
+
+    @property
+    def base_url_aliases(self) -> tuple[str, ...]:
+        """Other spellings of our own base URL that a token may name as issuer and audience.
+
+        Only when ``serve`` binds a loopback address and no public base URL is set: then
+        ``127.0.0.1``, ``localhost`` and ``[::1]`` all name this one server, and a client given any
+        of them (the banner, a browser, a SMART app) is not refused. Never for a public base URL."""
+        if not self._base_url_derived or self.host not in LOOPBACK_HOSTS:
+            return ()
+        spellings = (f"http://{host}:{self.port}/fhir" for host in ("127.0.0.1", "localhost", "[::1]"))
+        return tuple(url for url in spellings if url != self.base_url.rstrip("/"))
 
     @property
     def embedded(self) -> bool:

@@ -6,12 +6,13 @@ import logging
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from pymongo.errors import ConnectionFailure, ExecutionTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from fhir_server.api.negotiation import FHIR_JSON, wants_pretty
-from fhir_server.errors import FhirError, Issue, operation_outcome
+from fhir_server.errors import FhirError, Issue, ServiceUnavailable, operation_outcome
 from fhir_server.jsonio import dump_json
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,12 @@ async def _validation_error(request: Request, error: Exception) -> Response:
     return outcome_response(request, 400, operation_outcome(issues or [Issue("invalid", "invalid request")]))
 
 
+async def _database_unavailable(request: Request, error: Exception) -> Response:
+    # Unreachable, failed over, or timed out: nothing wrong with the request, so 503 and retry.
+    logger.warning("database unavailable", extra={"error_type": type(error).__name__})
+    return await _fhir_error(request, ServiceUnavailable())
+
+
 async def _unexpected(request: Request, error: Exception) -> Response:
     # Never echo internals (or PHI) to the caller; the traceback goes to the log and Sentry.
     logger.exception("unhandled error", exc_info=error)
@@ -74,4 +81,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FhirError, _fhir_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ConnectionFailure, _database_unavailable)
+    app.add_exception_handler(ExecutionTimeout, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)

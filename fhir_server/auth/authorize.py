@@ -70,7 +70,7 @@ async def start_authorization(
     challenge = params.get("code_challenge", "")
     if params.get("code_challenge_method") != PKCE_METHOD or not CODE_CHALLENGE_PATTERN.match(challenge):
         raise InvalidRequestError(description="PKCE with code_challenge_method=S256 is required", **fail)
-    if params.get("aud", "").rstrip("/") != urls.fhir_base:
+    if not urls.names_us(params.get("aud", "").rstrip("/")):
         raise InvalidRequestError(description="aud must be this FHIR server's base URL", **fail)
     try:
         requested = parse_scopes(split_scope(params.get("scope")))

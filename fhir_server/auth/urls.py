@@ -37,11 +37,16 @@ PUBLIC_FHIR_PATHS: Final = frozenset({"/fhir/metadata", SMART_CONFIGURATION_PATH
 class AuthUrls:
     fhir_base: str  # also the issuer and the audience of our tokens
     root: str  # scheme://host[/prefix] the /oauth paths hang from
+    aliases: tuple[str, ...] = ()  # other spellings of fhir_base (loopback only: Settings.base_url_aliases)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuthUrls:
         base = settings.base_url.rstrip("/")
-        return cls(fhir_base=base, root=base.removesuffix("/fhir"))
+        return cls(fhir_base=base, root=base.removesuffix("/fhir"), aliases=settings.base_url_aliases)
+
+    def names_us(self, url: object) -> bool:
+        """Whether ``url`` is our FHIR base (as a token's issuer or audience, or an ``aud`` parameter)."""
+        return isinstance(url, str) and url in (self.fhir_base, *self.aliases)
 
     @property
     def issuer(self) -> str:

@@ -67,7 +67,7 @@ class TokenVerifier:
         """
         unverified = read_unverified(token)
         issuer = unverified.claims.get("iss")
-        if issuer == self.urls.issuer:
+        if self.urls.names_us(issuer):
             return await self._verify_local(unverified, db, fresh)
         if isinstance(issuer, str) and issuer in self.external:
             return await self._verify_external(unverified, self.external[issuer])
@@ -81,7 +81,10 @@ class TokenVerifier:
         verify_signature(unverified, self.server_key.key)
         claims: dict[str, Any] = unverified.claims
         validate_claims(
-            claims, issuer=self.urls.issuer, audience=self.urls.fhir_base, require=("sub", "jti", "iat")
+            claims,
+            issuer=claims["iss"],
+            audience=[self.urls.fhir_base, *self.urls.aliases],
+            require=("sub", "jti", "iat"),
         )
         if db is not None:
             reason = await self._reason_refused(db, claims, fresh)

@@ -27,6 +27,7 @@ from fhir_server.importer.sources import (
     DEFAULT_CHUNK,
     ID_POLICIES,
     ImportUnit,
+    ReadLimits,
     SourceError,
     discover,
     plan_file,
@@ -40,9 +41,16 @@ class RateColumn(ProgressColumn):
         return Text(f"{task.speed or 0:,.0f} resources/s", style="progress.data.speed")
 
 
-def plan(paths: list[Path]) -> list[ImportUnit]:
+def plan(paths: list[Path], limits: ReadLimits | None = None) -> list[ImportUnit]:
     """Every importable file under ``paths``, batches first (stable within each group)."""
-    units = [unit for path, explicit in discover(paths) if (unit := plan_file(path, explicit)) is not None]
+    units = []
+    for path, explicit in discover(paths):
+        try:
+            unit = plan_file(path, explicit, limits)
+        except SourceError as error:
+            raise SourceError(f"{path}: {error}") from None
+        if unit is not None:
+            units.append(unit)
     return sorted(units, key=lambda unit: unit.priority)
 
 
@@ -52,14 +60,14 @@ async def import_files(
     *,
     workers: int = DEFAULT_WORKERS,
     chunk: int = DEFAULT_CHUNK,
-    ids: str = "auto",
+    ids: str = "stable",
     console: Console | None = None,
 ) -> ImportReport:
     """Import planned units into the configured database, with a progress bar when ``console`` is given."""
     ctx = RequestContext(
         principal=Principal.system(), base_url=settings.base_url.rstrip("/"), request_id="import"
     )
-    async with open_database(settings) as db:
+    async with open_database(settings, command="import") as db:
         pipeline = await assemble(settings, db)
         try:
             with Progress(
@@ -100,12 +108,12 @@ def summary_table(report: ImportReport) -> Table:
 
 def _handle(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
-    try:
-        units = plan([Path(path) for path in args.paths])
-    except SourceError as error:
-        console.print(f"[red]import failed:[/] {error}")
-        return 2
     settings = get_settings()
+    try:
+        units = plan([Path(path) for path in args.paths], ReadLimits.from_settings(settings))
+    except SourceError as error:
+        console.print(Text("import failed: ", style="red") + Text(str(error)), soft_wrap=True)
+        return 2
     report = asyncio.run(
         import_files(
             settings,
@@ -132,9 +140,10 @@ def add_subcommand(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
     parser = subparsers.add_parser(
         "import",
         help="load FHIR Bundle (.json, .json.gz) and NDJSON files into the configured database",
-        description="Batch bundles are loaded first, then transactions and NDJSON (PUT when a "
-        "resource has an id, else POST, in transactions of --chunk resources). Exits non-zero "
-        "naming each file and entry that failed.",
+        description="Batch bundles are loaded first, then transactions and NDJSON (in transactions of "
+        "--chunk resources). Every create gets an id derived from the source (see --ids), so an "
+        "interrupted import is finished by running it again. Exits non-zero naming each file and "
+        "entry that failed.",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
     parser.add_argument(
@@ -150,10 +159,11 @@ def add_subcommand(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
     parser.add_argument(
         "--ids",
         choices=ID_POLICIES,
-        default="auto",
-        help="keep the source's ids by turning an unconditional POST of a resource with an id into a "
-        "PUT (importing again then changes nothing): in batch bundles only (auto, the default), in "
-        "every bundle (keep), or never (new)",
+        default="stable",
+        help="stable (the default): every unconditional create gets an id derived from the source "
+        "(the resource's id, its urn:uuid fullUrl, else the file and the entry), so running the same "
+        "import again, after a crash say, changes nothing; new: the server assigns new ids, and a "
+        "second run stores everything twice",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_handle)

@@ -4,7 +4,8 @@ The file's layout (docs/clinic-import.md) is the clinic's plain records (``mappe
 kind, that refer to one another by key. It is checked first (pydantic, plus keys used twice and
 plans addressing a visit without a diagnosis), every problem named by its place in the file; then
 the records become ONE transaction Bundle (``mappers.bundle``) run by the server's own bundle
-code: everything is written, or nothing.
+code: everything is written, or nothing. The resources' ids derive from the records' keys, so
+running the same file again (after a crash, or by mistake) stores no second copy.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from rich.text import Text
 from fhir_server.assembly import assemble
 from fhir_server.context import Principal, RequestContext
 from fhir_server.errors import FhirError
+from fhir_server.importer.stable_ids import with_stable_ids
 from fhir_server.interactions.bundle import process_bundle
 from fhir_server.interactions.pipeline import Pipeline
 from fhir_server.settings import Settings, get_settings
@@ -219,11 +221,12 @@ def load_clinic_file(path: Path, *, currency: str | None = None) -> ClinicExport
 @dataclass
 class ClinicImportReport:
     created: Counter[str] = field(default_factory=Counter)  # per resource type
+    existing: Counter[str] = field(default_factory=Counter)  # already there (an earlier run): updated or not
     records: Counter[str] = field(default_factory=Counter)  # per section of the file
 
     @property
     def resources(self) -> int:
-        return sum(self.created.values())
+        return sum(self.created.values()) + sum(self.existing.values())
 
 
 class ClinicImportError(Exception):
@@ -261,14 +264,20 @@ async def import_clinic(
     report = ClinicImportReport(records=Counter(place.split("[", 1)[0] for place in places))
     if not placed:
         return report
+    # The mapped resources' ids derive from the records' keys: importing the file again (after a
+    # crash, say) updates the same resources instead of creating copies.
+    stable = with_stable_ids(planned.bundle, digest="")
+    origins = [planned.origins[source] for source in stable.origins]
     try:
-        response = await process_bundle(pipeline=pipeline, ctx=ctx, bundle=planned.bundle, prefer="minimal")
+        response = await process_bundle(pipeline=pipeline, ctx=ctx, bundle=stable.bundle, prefer="minimal")
     except FhirError as error:
-        raise _refusal(error, places, planned.origins) from None
-    for entry in response.get("entry", []):
-        location = (entry.get("response") or {}).get("location")
-        if isinstance(location, str):
-            report.created[location.split("/", 1)[0]] += 1
+        raise _refusal(error, places, origins) from None
+    for index, entry in enumerate(response.get("entry", [])):
+        result = entry.get("response") or {}
+        location = result.get("location")
+        if isinstance(location, str) and index not in stable.added:
+            created = str(result.get("status", "")).startswith("201")
+            (report.created if created else report.existing)[location.split("/", 1)[0]] += 1
     return report
 
 
@@ -277,7 +286,7 @@ async def import_clinic_file(settings: Settings, export: ClinicExport) -> Clinic
     ctx = RequestContext(
         principal=Principal.system(), base_url=settings.base_url.rstrip("/"), request_id="import-clinic"
     )
-    async with open_database(settings) as db:
+    async with open_database(settings, command="import-clinic") as db:
         pipeline = await assemble(settings, db)
         try:
             return await import_clinic(pipeline=pipeline, ctx=ctx, export=export)
@@ -289,11 +298,12 @@ async def import_clinic_file(settings: Settings, export: ClinicExport) -> Clinic
 
 
 def summary_table(report: ClinicImportReport) -> Table:
-    table = Table(title="Created", show_footer=True)
+    table = Table(title="Imported", show_footer=True)
     table.add_column("resource type", footer="total")
-    table.add_column("count", justify="right", footer=f"{report.resources:,}")
-    for name in sorted(report.created):
-        table.add_row(name, f"{report.created[name]:,}")
+    table.add_column("created", justify="right", footer=f"{sum(report.created.values()):,}")
+    table.add_column("already there", justify="right", footer=f"{sum(report.existing.values()):,}")
+    for name in sorted(set(report.created) | set(report.existing)):
+        table.add_row(name, f"{report.created[name]:,}", f"{report.existing[name]:,}")
     return table
 
 
@@ -309,6 +319,14 @@ def _handle(args: argparse.Namespace) -> int:
     path = Path(args.file)
     settings = get_settings()
     try:
+        if path.is_file() and path.stat().st_size > settings.bundle_max_bytes:
+            raise LayoutError(
+                path,
+                [
+                    f"the file is larger than {settings.bundle_max_bytes:,} bytes (FHIR_BUNDLE_MAX_BYTES): "
+                    "split it into several files, or raise the limit"
+                ],
+            )
         export = load_clinic_file(path, currency=settings.clinic_currency)
     except LayoutError as error:
         _print_refusal(path, error.problems)

@@ -19,14 +19,8 @@ from typing import Any
 
 from fhir_server.context import RequestContext
 from fhir_server.errors import FhirError
-from fhir_server.importer.sources import (
-    ImportUnit,
-    SourceBundle,
-    SourceError,
-    iter_bundles,
-    keep_ids,
-    keeps_ids,
-)
+from fhir_server.importer.sources import ImportUnit, SourceBundle, SourceError, iter_bundles
+from fhir_server.importer.stable_ids import with_stable_ids
 from fhir_server.interactions.bundle import process_bundle
 from fhir_server.interactions.pipeline import Pipeline
 
@@ -107,7 +101,7 @@ class Importer:
         ctx: RequestContext,
         workers: int = DEFAULT_WORKERS,
         chunk: int = 500,
-        ids: str = "auto",
+        ids: str = "stable",
         advance: Callable[[int], None] | None = None,
     ) -> None:
         self.pipeline = pipeline
@@ -156,20 +150,31 @@ class Importer:
                 self.advance(unit.entries - done)
 
     async def _import_bundle(self, unit: ImportUnit, source: SourceBundle) -> None:
-        if keeps_ids(self.ids, source.bundle):
-            keep_ids(source.bundle)
+        if self.ids == "stable":
+            stable = with_stable_ids(source.bundle, digest=unit.digest, positions=source.lines or None)
+            source = SourceBundle(stable.bundle, source.lines, stable.origins, stable.added)
+        # The bar counts the file's entries: entries stable ids added do not move it.
+        remaining = len(source.bundle.get("entry") or []) - len(source.added)
+
+        def advance(done: int) -> None:
+            nonlocal remaining
+            step = min(done, remaining)
+            remaining -= step
+            self.advance(step)
+
         try:
             response = await process_bundle(
                 pipeline=self.pipeline,
                 ctx=self.ctx,
                 bundle=source.bundle,
                 prefer="minimal",
-                progress=self.advance,
+                progress=advance,
             )
         except FhirError as error:
             self.report.failures.append(_failure_of_bundle(unit, source, error))
-            self.advance(len(source.bundle.get("entry") or []))
             return
+        finally:
+            advance(remaining)
         self._count(unit, source, response)
 
     def _count(self, unit: ImportUnit, source: SourceBundle, response: dict[str, Any]) -> None:
@@ -183,7 +188,7 @@ class Importer:
                 self.report.failures.append(failure)
                 continue
             location = result.get("location")
-            if not isinstance(location, str):
+            if not isinstance(location, str) or index in source.added:
                 continue
             resource_type = location.split("/", 1)[0]
             (self.report.created if status == 201 else self.report.existing)[resource_type] += 1

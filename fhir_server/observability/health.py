@@ -1,6 +1,10 @@
 """Liveness (``/healthz``: the process answers) and readiness (``/readyz``: its backends answer).
 
 Both sit outside the FHIR base and outside authorization, for load balancers and orchestrators.
+Liveness deliberately ignores the database: a database outage is repaired by restarting the
+database (``serve`` does it for the embedded one, the driver reconnects to an external one), not
+this process, so an orchestrator must keep it. Readiness says 503 while the database does not
+answer, within ``READINESS_TIMEOUT_SECONDS``, so traffic goes elsewhere meanwhile.
 A failed check reports the exception type only: messages may name hosts or quote data.
 """
 

@@ -139,12 +139,12 @@ async def test_keeping_ids_makes_transactions_idempotent(
     index = orjson.loads((folder / "index.json").read_bytes())
     smallest = min(index, key=lambda item: item["entries"])
     units = plan([folder / smallest["file"]])
-    first = await import_files(settings, units, ids="keep")
+    first = await import_files(settings, units, ids="stable")
     assert first.failures == []
     assert first.created == Counter(smallest["resourceCounts"])
     patient_id = smallest["patientId"]
     assert await database[f.resource_collection_name("Patient")].count_documents({f.ID: patient_id}) == 1
-    again = await import_files(settings, units, ids="keep")
+    again = await import_files(settings, units, ids="stable")
     assert sum(again.created.values()) == 0
     assert await _counts(database) == Counter(smallest["resourceCounts"])
 
