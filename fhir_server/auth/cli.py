@@ -330,7 +330,7 @@ def run_from_main(args: argparse.Namespace) -> int:
 
 def _add_user_commands(subparsers: Any) -> None:
     users = subparsers.add_parser("users", help="manage clinic user accounts").add_subparsers(
-        dest="users_command", required=True
+        dest="users_command"
     )
     new = users.add_parser("create", help="create an account (linked to its staff records, if given)")
     new.add_argument("--username", required=True)
@@ -387,7 +387,7 @@ def _add_user_commands(subparsers: Any) -> None:
 
 def _add_client_commands(subparsers: Any) -> None:
     clients = subparsers.add_parser("clients", help="manage OAuth clients").add_subparsers(
-        dest="clients_command", required=True
+        dest="clients_command"
     )
     new = clients.add_parser("create", help="register a SMART app or backend service")
     new.add_argument("--kind", required=True, choices=[kind.value for kind in ClientKind])

@@ -78,7 +78,9 @@ def _full_url_issues(full_url: str, resource: JsonDict | None, where: str) -> li
     match = _RESTFUL.match(full_url) if full_url.startswith("http") else None
     if match is None or resource is None:
         return []
-    if resource.get("resourceType") != match["type"] or resource.get("id") != match["id"]:
+    # "SHALL NOT disagree": a resource without an id (a create) agrees with any id
+    own_id = resource.get("id")
+    if resource.get("resourceType") != match["type"] or (own_id is not None and own_id != match["id"]):
         message = "The fullUrl does not match the entry resource's type and id"
         return [Issue("invalid", message, "error", (where,))]
     return []

@@ -17,6 +17,7 @@ and the ones ``FHIR_REQUIRED_PROFILES`` requires (:mod:`.walker`). One instance 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -50,8 +51,17 @@ def _claimed(resource: JsonDict) -> list[str]:
     return [p for p in profiles if isinstance(p, str)] if isinstance(profiles, list) else []
 
 
+_NAMED_STRUCTURE = re.compile(r" \(https?://[^ ()]+\)$")
+
+
 def _dedupe(issues: Iterable[Issue]) -> list[Issue]:
-    return list(dict.fromkeys(issues))
+    """Each problem once: a contained resource is checked by the base pass and again by the profile
+    pass, which names the structure it checked against; the first report of a problem is kept."""
+    seen: dict[tuple[str, str, str, tuple[str, ...]], Issue] = {}
+    for issue in issues:
+        key = (issue.code, issue.severity, _NAMED_STRUCTURE.sub("", issue.diagnostics), issue.expression)
+        seen.setdefault(key, issue)
+    return list(seen.values())
 
 
 class ProfileValidator:

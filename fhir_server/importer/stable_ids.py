@@ -6,6 +6,7 @@ committed, so before a bundle is processed every unconditional create in it beco
 an id derived from the source (update-as-create), decided by the file alone:
 
 1. the resource's own id, when it has a valid one (the source's ids are kept);
+   or the id of a RESTful fullUrl of the same type (which the resource's id must agree with);
 2. else the UUID of an ``urn:uuid:`` fullUrl (RFC 4122: unique by construction);
 3. else a UUIDv5 of the file's SHA-256 and the entry's other fullUrl, or its position.
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +40,7 @@ JsonDict = dict[str, Any]
 # A fixed namespace: the same source gives the same ids on every machine and every run.
 IMPORT_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/fhir-server/import")
 _URN_UUID: Final = "urn:uuid:"
+_RESTFUL_ID: Final = re.compile(r"^https?://.*/(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})$")
 
 
 def file_digest(content: bytes) -> str:
@@ -58,6 +61,9 @@ def stable_id(resource: JsonDict, full_url: Any, *, digest: str, position: int) 
     own = resource.get("id")
     if isinstance(own, str) and ID_PATTERN.match(own):
         return own
+    named = _RESTFUL_ID.match(full_url) if isinstance(full_url, str) else None
+    if named is not None and named["type"] == resource.get("resourceType"):
+        return named["id"]  # the source's RESTful identity (the fullUrl must agree with the id)
     from_urn = _uuid_of_urn(full_url)
     if from_urn is not None:
         return from_urn

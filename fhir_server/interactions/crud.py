@@ -122,6 +122,8 @@ async def create(
     """
     services.guard.require(ctx, Interaction.CREATE, resource_type)
     condition = parse_condition(if_none_exist) if if_none_exist is not None else None
+    if condition is not None:
+        services.gate.check_search(ctx, resource_type, condition)  # before the body is looked at
     # The server assigns ids on create: checks and transforms never see the client's.
     body = {key: value for key, value in body.items() if key != "id"}
     resource = await prepare_write(services, ctx, resource_type, body, Interaction.CREATE)
@@ -219,6 +221,7 @@ async def conditional_update(
     the write door decides whether the caller may use that id, exactly as for a plain PUT."""
     services.guard.require(ctx, Interaction.UPDATE, resource_type)
     params = parse_condition(condition)
+    services.gate.check_search(ctx, resource_type, params)  # a refused condition, before the body
     resource = await prepare_write(services, ctx, resource_type, body, Interaction.UPDATE)
 
     async def work(session: Session) -> WriteResult:

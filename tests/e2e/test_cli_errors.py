@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +19,11 @@ def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Non
     monkeypatch.setenv("FHIR_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("FHIR_BASE_URL", raising=False)
     get_settings.cache_clear()
+    # These tests assert on stderr: garbage left by earlier tests in this worker (an unclosed
+    # socket's ResourceWarning) is collected before, not blamed on the command under test.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
     yield
     get_settings.cache_clear()
 

@@ -27,12 +27,17 @@ async def browser(secured_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+SPECIALTY_SYSTEM = "http://clinic.example.org/fhir/CodeSystem/clinic-specialty"
+
+
 def _role(practitioner: str, code: str, **extra: Any) -> dict[str, Any]:
     return {
         "resourceType": "PractitionerRole",
         "active": True,
         "practitioner": {"reference": f"Practitioner/{practitioner}"},
         "code": [{"coding": [{"system": STAFF_ROLE_SYSTEM, "code": code}]}],
+        # clinic-prr-1: a doctor's role names a specialty
+        "specialty": [{"coding": [{"system": SPECIALTY_SYSTEM, "code": "cardiology"}]}],
         **extra,
     }
 
