@@ -8,8 +8,11 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from fhir_server.access import AccessGate, AllowAll
+from fhir_server.auth import store as auth_store
 from fhir_server.auth.discovery import smart_security_component
+from fhir_server.auth.users import get_user
 from fhir_server.capabilities import ServerCapabilities
+from fhir_server.conformance.profiles import ConformanceResources
 from fhir_server.conformance.registry import ConformanceRegistry
 from fhir_server.conformance.validator import ProfileValidator
 from fhir_server.definitions.publish import ReadOnlyConformance, publish_conformance
@@ -30,6 +33,8 @@ from fhir_server.settings import Settings
 from fhir_server.store.blobs import open_blob_store
 from fhir_server.store.repository import ResourceRepository
 from fhir_server.store.schema import Schema
+from fhir_server.subscriptions.owner import ActiveAccounts
+from fhir_server.subscriptions.topics import shipped_topics
 from fhir_server.wiring import install_clinic_rules
 
 
@@ -69,8 +74,11 @@ async def build_services(
     install_clinic_rules(services, validator)
     install_custom_search_parameters(services, registry)
     repository.hooks.append(ReadOnlyConformance(validator.resources))
+    topics = ConformanceResources(shipped_topics())  # the clinic's SubscriptionTopics, read-only too
+    repository.hooks.append(ReadOnlyConformance(topics))
     if publish:
         await publish_conformance(services, validator.resources)
+        await publish_conformance(services, topics)
     await load_stored_search_parameters(services, registry)
     return services
 
@@ -128,3 +136,19 @@ async def assemble(
         settings, db, gate=gate, registry=registry, validator=validator, publish=publish
     )
     return build_pipeline(services, server_capabilities(settings, registry, validator, discover_operations()))
+
+
+def account_authority(db: AsyncDatabase[dict[str, Any]]) -> ActiveAccounts:
+    """Whether a subscription's creator still has access, from the accounts and clients this server
+    keeps: a disabled user account or client stops its subscriptions (``fhir_server.subscriptions``).
+    Subjects and clients unknown here (external issuers, development tokens) keep their scopes."""
+
+    async def user_active(username: str) -> bool | None:
+        user = await get_user(db=db, username=username)
+        return None if user is None else bool(user.get("active", False))
+
+    async def client_active(client_id: str) -> bool | None:
+        client = await db[auth_store.CLIENTS].find_one({"_id": client_id}, {"active": 1})
+        return None if client is None else bool(client.get("active", False))
+
+    return ActiveAccounts(user_active=user_active, client_active=client_active)

@@ -16,7 +16,7 @@ from fhir_server import __version__
 from fhir_server.api import fhir
 from fhir_server.api.errors import install_error_handlers
 from fhir_server.api.openapi import fhir_openapi
-from fhir_server.assembly import build_pipeline, build_services, server_capabilities
+from fhir_server.assembly import account_authority, build_pipeline, build_services, server_capabilities
 from fhir_server.auth.authenticate import Authenticator
 from fhir_server.auth.routes import build_auth_router
 from fhir_server.auth.state import build_auth_state
@@ -26,12 +26,23 @@ from fhir_server.observability import configure_logging, db_command_listener, in
 from fhir_server.operations.catalog import discover_operations
 from fhir_server.settings import Settings, get_settings
 from fhir_server.store.mongo import connect
+from fhir_server.subscriptions.clock import Clock
+from fhir_server.subscriptions.owner import CreatorAuthority
+from fhir_server.subscriptions.runtime import SubscriptionRuntime
 
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The application for these settings (the environment's when None)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    subscription_clock: Clock | None = None,
+    creator_authority: CreatorAuthority | None = None,
+) -> FastAPI:
+    """The application for these settings (the environment's when None).
+
+    ``subscription_clock`` and ``creator_authority`` replace the subscription machinery's clock and
+    its check of creators' access (tests)."""
     settings = settings or get_settings()
     configure_logging(settings)
     registry = ConformanceRegistry.create()  # per app: custom parameters stay with their server
@@ -54,9 +65,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.blob_store = services.blob_store  # for the readiness check
         app.state.pipeline = build_pipeline(services, capabilities)
         app.state.authenticate = Authenticator(auth, settings)
+        subscriptions = None
+        if settings.subscriptions_enabled:
+            subscriptions = SubscriptionRuntime(
+                services,
+                clock=subscription_clock,
+                authority=creator_authority or account_authority(handle.db),
+            )
+            await subscriptions.start()
+        app.state.subscriptions = subscriptions
         try:
             yield
         finally:
+            if subscriptions is not None:
+                await subscriptions.stop()
             await services.blob_store.close()
             await auth.aclose()
             await handle.close()

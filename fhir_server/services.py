@@ -37,6 +37,18 @@ class Searcher(Protocol):
         self, *, resource_type: str, params: list[tuple[str, str]], limit: int
     ) -> AsyncIterator[dict[str, Any]]: ...
 
+    def check_criteria(self, *, resource_type: str, params: list[tuple[str, str]]) -> None: ...
+
+    async def criteria_filter(
+        self,
+        *,
+        resource_type: str,
+        params: list[tuple[str, str]],
+        session: Session | None = None,
+        ctx: RequestContext | None = None,
+        gate: AccessGate | None = None,
+    ) -> dict[str, Any]: ...
+
     async def search(
         self,
         *,

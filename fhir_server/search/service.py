@@ -86,6 +86,32 @@ class SearchService:
         constraint is AND-ed in (chains included), so a conditional write never matches, nor
         reveals, a resource the caller may not see. Without them: no access constraint.
         """
+        query = await self.criteria_filter(
+            resource_type=resource_type, params=params, session=session, ctx=ctx, gate=gate
+        )
+        collection = self.db[resource_collection_name(resource_type)]
+        cursor = collection.find(query, {f.ID: 1}, limit=limit, session=session)
+        return [doc[f.ID] async for doc in cursor]
+
+    def check_criteria(self, *, resource_type: str, params: list[tuple[str, str]]) -> None:
+        """Raise ``BadRequest`` unless these are valid strict search criteria on the type."""
+        if not self.registry.is_resource_type(resource_type):
+            raise BadRequest(f"unknown resource type '{resource_type}'")
+        self.parser(now=datetime.now(UTC)).criteria_for(resource_type, params)
+
+    async def criteria_filter(
+        self,
+        *,
+        resource_type: str,
+        params: list[tuple[str, str]],
+        session: Session | None = None,
+        ctx: RequestContext | None = None,
+        gate: AccessGate | None = None,
+    ) -> dict[str, Any]:
+        """The MongoDB filter a strict search of these criteria applies to the type's stored
+        documents (deletions excluded; with ``ctx`` and ``gate``, that caller's access constraint
+        AND-ed in). Chains and ``_has`` are resolved now: the filter is a snapshot, to use at once.
+        Subscriptions run it on the versions a change stream brings (``fhir_server.subscriptions``)."""
         if not self.registry.is_resource_type(resource_type):
             raise BadRequest(f"unknown resource type '{resource_type}'")
         parser = self.parser(now=datetime.now(UTC))
@@ -104,10 +130,7 @@ class SearchService:
         clauses = await resolver.clauses(resource_type, criteria)
         if constraint is not None:
             clauses = [*clauses, *await constraint.clauses(resource_type)]
-        query = build_filter(clauses, trailing=[NOT_DELETED])
-        collection = self.db[resource_collection_name(resource_type)]
-        cursor = collection.find(query, {f.ID: 1}, limit=limit, session=session)
-        return [doc[f.ID] async for doc in cursor]
+        return build_filter(clauses, trailing=[NOT_DELETED])
 
     async def duplicate_identifiers(
         self, *, resource_type: str, system: str, limit: int = 1000
