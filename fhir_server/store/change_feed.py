@@ -22,6 +22,7 @@ from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.change_stream import AsyncChangeStream
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
@@ -44,6 +45,10 @@ class RuntimeCursor:
 
     token: Mapping[str, Any] | None
     watermark: datetime | None
+
+
+class ChangeStreamEnded(Exception):
+    """The stream will bring nothing more (its database was dropped, or it was closed)."""
 
 
 class ChangeHistoryLost(Exception):
@@ -102,6 +107,8 @@ class ResourceChangeStream:
         try:
             while True:
                 event = await self._stream.try_next()
+                if not self._stream.alive:  # invalidated (collection or database dropped) or closed
+                    raise ChangeStreamEnded("the change stream ended")
                 if event is None:
                     # Nothing new: the post-batch token is past everything queued so far.
                     self._idle_token = self._stream.resume_token
@@ -235,16 +242,18 @@ class ChangeFeed:
 
     # ----- probes ----------------------------------------------------------------------------------
 
-    async def probe(self, resource_type: str, documents: list[Document]) -> Probe:
-        """Put stored-shape documents where search filters can run on them (one per id)."""
-        collection = self._db[f.probe_collection_name(resource_type)]
+    async def probe(self, resource_type: str, round_number: int, documents: list[Document]) -> Probe:
+        """Put stored-shape documents (one per id) where search filters can run on them."""
+        collection = self._db[f.probe_collection_name(resource_type, round_number)]
+        probe = Probe(collection, [doc[f.ID] for doc in documents])
         if documents:
+            await collection.delete_many({f.ID: {"$in": probe.ids}})  # left by a watcher that died
             await collection.insert_many(documents, ordered=False)
-        return Probe(self._db, resource_type, [doc[f.ID] for doc in documents])
+        return probe
 
     async def clear_probes(self) -> None:
         """Remove what a watcher that stopped mid-batch left in the probe collections."""
-        prefix = f.probe_collection_name("")
+        prefix = f.PROBE_PREFIX
         for name in await self._db.list_collection_names():
             if name.startswith(prefix):
                 await self._db[name].delete_many({})
@@ -253,8 +262,8 @@ class ChangeFeed:
 class Probe:
     """A batch's documents of one type, to run search filters on; ``clear`` when done."""
 
-    def __init__(self, db: AsyncDatabase[Document], resource_type: str, ids: list[str]) -> None:
-        self._collection = db[f.probe_collection_name(resource_type)]
+    def __init__(self, collection: AsyncCollection[Document], ids: list[str]) -> None:
+        self._collection = collection
         self.ids = ids
 
     async def matching(self, query: Mapping[str, Any]) -> set[str]:

@@ -84,6 +84,10 @@ SR_LEASE_UNTIL: Final = "lease_until"
 SR_UPDATED: Final = "updated"
 
 
-def probe_collection_name(resource_type: str) -> str:
-    """Where the watcher puts a batch's versions to run subscription criteria on them."""
-    return f"subscription_probe.{resource_type}"
+PROBE_PREFIX: Final = "subscription_probe."
+
+
+def probe_collection_name(resource_type: str, round_number: int) -> str:
+    """Where the watcher puts a batch's versions to run subscription criteria on them (a round holds
+    at most one version of a resource: two versions of one resource go to two rounds)."""
+    return f"{PROBE_PREFIX}{round_number}.{resource_type}"

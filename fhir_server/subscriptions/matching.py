@@ -97,9 +97,8 @@ class _Probes:
     async def probe(self, slot: _Slot) -> Probe:
         key = (slot.round, slot.resource_type)
         if key not in self.loaded:
-            self.loaded[key] = await self.feed.probe(
-                slot.resource_type, self.rounds[slot.round][slot.resource_type]
-            )
+            documents = self.rounds[slot.round][slot.resource_type]
+            self.loaded[key] = await self.feed.probe(slot.resource_type, slot.round, documents)
         return self.loaded[key]
 
     async def clear(self) -> None:

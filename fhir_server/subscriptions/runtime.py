@@ -86,7 +86,6 @@ class SubscriptionRuntime:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        self._stop.clear()
         self._tasks = [
             asyncio.create_task(self.watcher.run(self._stop), name="subscriptions-watcher"),
             asyncio.create_task(self.deliverer.run(self._stop), name="subscriptions-deliverer"),
@@ -95,6 +94,8 @@ class SubscriptionRuntime:
 
     async def stop(self) -> None:
         """Stop the tasks: in-flight deliveries get a few seconds, leases are given back."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=STOP_SECONDS)
