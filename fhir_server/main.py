@@ -54,9 +54,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.blob_store = services.blob_store  # for the readiness check
         app.state.pipeline = build_pipeline(services, capabilities)
         app.state.authenticate = Authenticator(auth, settings)
+        await services.jobs.start()  # background work: fhir_server.jobs
         try:
             yield
         finally:
+            await services.jobs.stop()
             await services.blob_store.close()
             await auth.aclose()
             await handle.close()

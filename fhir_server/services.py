@@ -14,6 +14,7 @@ from fhir_server.conformance.registry import ConformanceRegistry
 from fhir_server.context import RequestContext
 from fhir_server.errors import Issue
 from fhir_server.guard import Guard
+from fhir_server.jobs import JobRunner
 from fhir_server.settings import Settings
 from fhir_server.store.blobs import BlobStore
 from fhir_server.store.repository import ResourceRepository, Session
@@ -81,6 +82,7 @@ class Services:
     guard: Guard
     blob_store: BlobStore
     validator: Validator
+    jobs: JobRunner  # background work (bulk export ...): the app's lifespan starts and stops it
     write_checks: list[WriteCheck] = field(default_factory=list)
     write_transforms: list[WriteTransform] = field(default_factory=list)
 

@@ -49,3 +49,19 @@ B_END: Final = "e"  # datetime, UTC, exclusive
 BINARY_REFS_COLLECTION: Final = "binary_refs"
 BR_BINARY: Final = "b"  # the Binary's id
 BR_REFERRER: Final = "r"  # "DocumentReference/7": the resource pointing at it
+
+# Background jobs (fhir_server.jobs): one document per job, leased by the instance running it.
+JOBS_COLLECTION: Final = "jobs"
+J_KIND: Final = "kind"  # what kind of work ("bulk-export" ...): picks the handler
+J_STATE: Final = "state"  # queued, running, completed, failed, cancelled, discarding
+J_PARAMS: Final = "params"  # the kind's input, set at submission
+J_PROGRESS: Final = "progress"  # the kind's last checkpoint: where a new owner resumes
+J_RESULT: Final = "result"  # the kind's output once completed
+J_ERROR: Final = "error"  # why it failed (no PHI: our own messages only)
+J_OWNER: Final = "owner"  # the instance holding the lease
+J_LEASE: Final = "lease"  # datetime: the owner holds the job until then (queued: when it was queued)
+J_ATTEMPTS: Final = "attempts"  # how often an instance took the job up
+J_CREATED: Final = "created"
+J_STARTED: Final = "started"
+J_FINISHED: Final = "finished"
+J_EXPIRES: Final = "expires"  # datetime: after it, the job and what it produced are removed

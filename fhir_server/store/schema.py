@@ -36,6 +36,10 @@ SHARED_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([(f.BR_BINARY, ASCENDING)], name="b"),
         IndexModel([(f.BR_REFERRER, ASCENDING)], name="r"),
     ],
+    f.JOBS_COLLECTION: [
+        IndexModel([(f.J_STATE, ASCENDING), (f.J_LEASE, ASCENDING)], name="state_lease"),
+        IndexModel([(f.J_EXPIRES, ASCENDING)], name="expires"),
+    ],
 }
 
 
