@@ -9,6 +9,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from fhir_server.access import AccessGate, AllowAll
 from fhir_server.auth.discovery import smart_security_component
+from fhir_server.bulk.exporter import install_bulk_export
 from fhir_server.capabilities import ServerCapabilities
 from fhir_server.conformance.registry import ConformanceRegistry
 from fhir_server.conformance.validator import ProfileValidator
@@ -70,6 +71,7 @@ async def build_services(
         jobs=job_runner(settings, db),
     )
     install_clinic_rules(services, validator)
+    install_bulk_export(services)
     install_custom_search_parameters(services, registry)
     repository.hooks.append(ReadOnlyConformance(validator.resources))
     if publish:

@@ -15,6 +15,7 @@ from fhir_server.context import RequestContext
 from fhir_server.errors import Issue
 from fhir_server.guard import Guard
 from fhir_server.jobs import JobRunner
+from fhir_server.search.export import Selection
 from fhir_server.settings import Settings
 from fhir_server.store.blobs import BlobStore
 from fhir_server.store.repository import ResourceRepository, Session
@@ -37,6 +38,18 @@ class Searcher(Protocol):
     def matching(
         self, *, resource_type: str, params: list[tuple[str, str]], limit: int
     ) -> AsyncIterator[dict[str, Any]]: ...
+
+    def export_slice(
+        self,
+        *,
+        ctx: RequestContext,
+        gate: AccessGate,
+        selection: Selection,
+        after: str | None,
+        limit: int,
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]: ...
+
+    def check_filters(self, resource_type: str, filters: list[list[tuple[str, str]]]) -> None: ...
 
     async def search(
         self,
