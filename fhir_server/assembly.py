@@ -11,6 +11,7 @@ from fhir_server.access import AccessGate, AllowAll
 from fhir_server.auth import store as auth_store
 from fhir_server.auth.discovery import smart_security_component
 from fhir_server.auth.users import get_user
+from fhir_server.bulk.exporter import install_bulk_export
 from fhir_server.capabilities import ServerCapabilities
 from fhir_server.conformance.profiles import ConformanceResources
 from fhir_server.conformance.registry import ConformanceRegistry
@@ -24,6 +25,7 @@ from fhir_server.documents.binaries import BINARY_ROUTES
 from fhir_server.guard import Guard
 from fhir_server.interactions.operation import OperationSpec
 from fhir_server.interactions.pipeline import Pipeline
+from fhir_server.jobs import JobRunner
 from fhir_server.operations.catalog import discover_operations
 from fhir_server.search.indexer import SearchIndexer
 from fhir_server.search.indexes import index_models
@@ -31,6 +33,7 @@ from fhir_server.search.service import SearchService
 from fhir_server.services import Services
 from fhir_server.settings import Settings
 from fhir_server.store.blobs import open_blob_store
+from fhir_server.store.jobs import JobStore
 from fhir_server.store.repository import ResourceRepository
 from fhir_server.store.schema import Schema
 from fhir_server.subscriptions.owner import ActiveAccounts
@@ -70,8 +73,10 @@ async def build_services(
         guard=guard,
         blob_store=open_blob_store(settings),
         validator=validator,
+        jobs=job_runner(settings, db),
     )
     install_clinic_rules(services, validator)
+    install_bulk_export(services)
     install_custom_search_parameters(services, registry)
     repository.hooks.append(ReadOnlyConformance(validator.resources))
     topics = ConformanceResources(shipped_topics())  # the clinic's SubscriptionTopics, read-only too
@@ -81,6 +86,17 @@ async def build_services(
         await publish_conformance(services, topics)
     await load_stored_search_parameters(services, registry)
     return services
+
+
+def job_runner(settings: Settings, db: AsyncDatabase[dict[str, Any]]) -> JobRunner:
+    """The background job runner on ``db`` (started by the app's lifespan, never by the CLI)."""
+    return JobRunner(
+        JobStore(db),
+        max_concurrent=settings.job_max_concurrent,
+        lease_seconds=settings.job_lease_seconds,
+        poll_seconds=settings.job_poll_seconds,
+        retention_seconds=settings.job_retention_seconds,
+    )
 
 
 def supported_profiles(validator: ProfileValidator) -> dict[str, list[str]]:

@@ -77,11 +77,11 @@ class ServerCapabilities:
             "searchParam": [
                 {"name": "_type", "type": "token", "documentation": "Resource types searched at system level"}
             ],
-            "operation": [_operation(op) for op in self.operations_for(None)],
+            "operation": [_operation(op, None) for op in self.operations_for(None)],
         }
         if self.security:
             rest["security"] = self.security
-        return {
+        statement: dict[str, Any] = {
             "resourceType": "CapabilityStatement",
             "status": "active",
             "date": "2026-11-24",
@@ -94,6 +94,10 @@ class ServerCapabilities:
             "patchFormat": ["application/json-patch+json", "application/fhir+json"],
             "rest": [rest],
         }
+        instantiates = sorted({url for op in self.operations for url in op.instantiates})
+        if instantiates:
+            statement["instantiates"] = instantiates
+        return statement
 
     def _resource(self, resource_type: str) -> dict[str, Any]:
         params = self.registry.search_parameters(resource_type)
@@ -116,7 +120,7 @@ class ServerCapabilities:
         if supported := self.profiles_by_type.get(resource_type):
             entry["supportedProfile"] = supported
         if operations := self.operations_for(resource_type):
-            entry["operation"] = [_operation(op) for op in operations]
+            entry["operation"] = [_operation(op, resource_type) for op in operations]
         return entry
 
 
@@ -129,6 +133,6 @@ def _search_param(param: SearchParamLike) -> dict[str, Any]:
     return declared
 
 
-def _operation(op: OperationSpec) -> dict[str, Any]:
-    declared = {"name": op.name, "definition": op.definition.get("url", f"OperationDefinition/{op.name}")}
-    return declared
+def _operation(op: OperationSpec, resource_type: str | None) -> dict[str, Any]:
+    definition = op.definition_for(resource_type)
+    return {"name": op.name, "definition": definition.get("url", f"OperationDefinition/{op.name}")}

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from fhir_server import __version__
-from fhir_server.api import fhir
+from fhir_server.api import bulk, fhir
 from fhir_server.api.errors import install_error_handlers
 from fhir_server.api.openapi import fhir_openapi
 from fhir_server.assembly import account_authority, build_pipeline, build_services, server_capabilities
@@ -65,6 +65,7 @@ def create_app(
         app.state.blob_store = services.blob_store  # for the readiness check
         app.state.pipeline = build_pipeline(services, capabilities)
         app.state.authenticate = Authenticator(auth, settings)
+        await services.jobs.start()  # background work: fhir_server.jobs
         subscriptions = None
         if settings.subscriptions_enabled:
             subscriptions = SubscriptionRuntime(
@@ -79,6 +80,7 @@ def create_app(
         finally:
             if subscriptions is not None:
                 await subscriptions.stop()
+            await services.jobs.stop()
             await services.blob_store.close()
             await auth.aclose()
             await handle.close()
@@ -104,6 +106,8 @@ def create_app(
     )
     install_observability(app, settings)
     app.include_router(build_auth_router(settings))
+    # Bulk export's status and file URLs come first: the FHIR adapter below takes every other path.
+    app.include_router(bulk.router, prefix="/fhir")
     # The whole FHIR API is one adapter over the pipeline; "/fhir" itself is the system level.
     app.include_router(fhir.router, prefix="/fhir")
     app.add_api_route("/fhir", fhir.fhir_base, methods=["GET", "HEAD", "POST"], include_in_schema=False)

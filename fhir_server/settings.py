@@ -188,6 +188,39 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="How often the appointment-reminder trigger runs."
     )
 
+    # --- background jobs and bulk export ---
+    job_max_concurrent: int = Field(
+        default=2,
+        ge=0,
+        description="Background jobs (bulk exports ...) one server instance runs at once; "
+        "0: this instance runs none (other instances do).",
+    )
+    job_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a running job stays with its instance without a heartbeat: a killed "
+        "instance's jobs are taken over (and resume from their last checkpoint) after it.",
+    )
+    job_poll_seconds: float = Field(
+        default=2.0, gt=0, description="How often an idle instance looks for queued or abandoned jobs."
+    )
+    job_retention_seconds: int = Field(
+        default=24 * 3600,
+        ge=0,
+        description="How long finished jobs and their files (export NDJSON) are kept before removal.",
+    )
+    bulk_export_file_resources: int = Field(
+        default=50_000,
+        ge=1,
+        description="Most resources in one NDJSON file of a bulk export (more are split over "
+        "several files); each file is a checkpoint an interrupted export resumes after.",
+    )
+    bulk_export_presigned_downloads: bool = Field(
+        default=False,
+        description="With the S3 blob store: answer export file downloads, after the token check, "
+        "with a redirect to a presigned URL valid for 5 minutes.",
+    )
+
     # --- observability ---
     log_level: str = Field(default="INFO", description="Log level.")
     sentry_dsn: str | None = Field(default=None, description="Sentry DSN; unset disables error tracking.")

@@ -26,6 +26,7 @@ from fhir_server.search import clauses as c
 from fhir_server.search import fields as f
 from fhir_server.search import paging as p
 from fhir_server.search.clauses import Clause, build_filter
+from fhir_server.search.export import Selection, check_filters, slice_of
 from fhir_server.search.includes import IncludeLoader, Row
 from fhir_server.search.query import PAGE_PARAM, QueryParser, SearchQuery
 from fhir_server.search.resolver import NOT_DELETED, Resolver
@@ -117,7 +118,7 @@ class SearchService:
         parser = self.parser(now=datetime.now(UTC))
         criteria = parser.criteria_for(resource_type, params)
         constraint = (
-            _ConstraintCache(ctx, gate, parser, self, session)
+            AccessConstraint(ctx, gate, parser, self, session)
             if ctx is not None and gate is not None
             else None
         )
@@ -166,6 +167,24 @@ class SearchService:
         async for doc in collection.find(query, {f.RESOURCE: 1}, limit=limit, batch_size=1000):
             yield doc[f.RESOURCE]
 
+    # ----- bulk export ----------------------------------------------------------------------------
+
+    def export_slice(
+        self,
+        *,
+        ctx: RequestContext,
+        gate: AccessGate,
+        selection: Selection,
+        after: str | None,
+        limit: int,
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """Up to ``limit`` resources of an export selection after an id, in id order (``export``)."""
+        return slice_of(self, ctx=ctx, gate=gate, selection=selection, after=after, limit=limit)
+
+    def check_filters(self, resource_type: str, filters: list[list[tuple[str, str]]]) -> None:
+        """Each parameter set a valid strict search of the type (BadRequest naming the parameter)."""
+        check_filters(self, resource_type, filters)
+
     # ----- search ----------------------------------------------------------------------------------
 
     async def search(
@@ -182,7 +201,7 @@ class SearchService:
         scope = await self._scope(ctx, resource_type, compartment, params, session)
         parser = self.parser(now=now, lenient=ctx.lenient)
         query = parser.parse(resource_types=scope.types, params=params, system=scope.system)
-        constraint = _ConstraintCache(ctx, gate, parser, self, session)
+        constraint = AccessConstraint(ctx, gate, parser, self, session)
         resolver = Resolver(
             self.db, hop_limit=self.settings.search_hop_limit, constraint=constraint.clauses, session=session
         )
@@ -217,7 +236,8 @@ class SearchService:
             else:
                 existing = set(await self._existing_types(session))
                 types = [t for t in members if t in existing]
-            return _Scope(types, base_path, False, f"{ctype}/{cid}")
+            # [base]/Patient/1/*?_type=Observation,Condition: a compartment-wide search takes _type.
+            return _Scope(types, base_path, resource_type is None, f"{ctype}/{cid}")
         if resource_type is not None:
             return _Scope([resource_type], f"{ctx.base_url}/{resource_type}", False, None)
         types = [] if any(name == "_type" for name, _ in params) else await self._existing_types(session)
@@ -233,7 +253,7 @@ class SearchService:
         )
 
 
-class _ConstraintCache:
+class AccessConstraint:
     """The caller's access constraint per type, as clauses (computed once per search)."""
 
     def __init__(
@@ -288,7 +308,7 @@ class _Page:
         query: SearchQuery,
         scope: _Scope,
         filters: dict[str, list[Clause]],
-        constraint: _ConstraintCache,
+        constraint: AccessConstraint,
         now: datetime,
         session: Session | None,
     ) -> None:

@@ -91,3 +91,20 @@ def probe_collection_name(resource_type: str, round_number: int) -> str:
     """Where the watcher puts a batch's versions to run subscription criteria on them (a round holds
     at most one version of a resource: two versions of one resource go to two rounds)."""
     return f"{PROBE_PREFIX}{round_number}.{resource_type}"
+
+
+# Background jobs (fhir_server.jobs): one document per job, leased by the instance running it.
+JOBS_COLLECTION: Final = "jobs"
+J_KIND: Final = "kind"  # what kind of work ("bulk-export" ...): picks the handler
+J_STATE: Final = "state"  # queued, running, completed, failed, cancelled, discarding
+J_PARAMS: Final = "params"  # the kind's input, set at submission
+J_PROGRESS: Final = "progress"  # the kind's last checkpoint: where a new owner resumes
+J_RESULT: Final = "result"  # the kind's output once completed
+J_ERROR: Final = "error"  # why it failed (no PHI: our own messages only)
+J_OWNER: Final = "owner"  # the instance holding the lease
+J_LEASE: Final = "lease"  # datetime: the owner holds the job until then (queued: when it was queued)
+J_ATTEMPTS: Final = "attempts"  # how often an instance took the job up
+J_CREATED: Final = "created"
+J_STARTED: Final = "started"
+J_FINISHED: Final = "finished"
+J_EXPIRES: Final = "expires"  # datetime: after it, the job and what it produced are removed

@@ -41,6 +41,10 @@ SHARED_INDEXES: dict[str, list[IndexModel]] = {
     f.SUBSCRIPTION_EVENTS_COLLECTION: [
         IndexModel([(f.SE_SUBSCRIPTION, ASCENDING), (f.SE_NUMBER, ASCENDING)], name="s_n", unique=True)
     ],
+    f.JOBS_COLLECTION: [
+        IndexModel([(f.J_STATE, ASCENDING), (f.J_LEASE, ASCENDING)], name="state_lease"),
+        IndexModel([(f.J_EXPIRES, ASCENDING)], name="expires"),
+    ],
 }
 
 
