@@ -154,7 +154,7 @@ async def assemble(
     return build_pipeline(services, server_capabilities(settings, registry, validator, discover_operations()))
 
 
-def account_authority(db: AsyncDatabase[dict[str, Any]]) -> ActiveAccounts:
+def account_authority(db: AsyncDatabase[dict[str, Any]], *, cache_seconds: float = 10.0) -> ActiveAccounts:
     """Whether a subscription's creator still has access, from the accounts and clients this server
     keeps: a disabled user account or client stops its subscriptions (``fhir_server.subscriptions``).
     Subjects and clients unknown here (external issuers, development tokens) keep their scopes."""
@@ -167,4 +167,4 @@ def account_authority(db: AsyncDatabase[dict[str, Any]]) -> ActiveAccounts:
         client = await db[auth_store.CLIENTS].find_one({"_id": client_id}, {"active": 1})
         return None if client is None else bool(client.get("active", False))
 
-    return ActiveAccounts(user_active=user_active, client_active=client_active)
+    return ActiveAccounts(user_active=user_active, client_active=client_active, cache_seconds=cache_seconds)

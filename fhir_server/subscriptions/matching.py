@@ -116,13 +116,11 @@ class Matcher:
         self.authority = authority
         self.base_url = services.settings.base_url.rstrip("/")
 
-    async def match(
-        self, candidates: Sequence[Candidate], registry: SubscriptionRegistry
-    ) -> dict[str, list[EventDraft]]:
+    async def match(self, candidates: Sequence[Candidate], registry: SubscriptionRegistry) -> Matches:
         """Events per subscription id, in the candidates' order."""
-        drafts: dict[str, list[EventDraft]] = {}
+        matches = Matches()
         if not candidates or not registry.subscriptions:
-            return drafts
+            return matches
         interested = registry.interested_types()
         relevant = [c for c in candidates if c.event is not None or c.resource_type in interested]
         run = _Run(self, registry, relevant)
@@ -130,12 +128,24 @@ class Matcher:
             for candidate in relevant:
                 for active, topic_url in await run.subscribers(candidate):
                     method = _METHOD[candidate.interaction]
-                    drafts.setdefault(active.id, []).append(
+                    matches.events.setdefault(active.id, []).append(
                         EventDraft(at=candidate.at, focus=candidate.focus, method=method, topic=topic_url)
                     )
         finally:
             await run.probes.clear()
-        return drafts
+        matches.unauthorized = {sid for sid, allowed in run.authorized.items() if not allowed}
+        return matches
+
+
+@dataclass
+class Matches:
+    events: dict[str, list[EventDraft]] = field(default_factory=dict)
+    unauthorized: set[str] = field(default_factory=set)  # creators who lost access: turn these off
+
+    def add(self, more: Matches) -> None:
+        for subscription_id, drafts in more.events.items():
+            self.events.setdefault(subscription_id, []).extend(drafts)
+        self.unauthorized |= more.unauthorized
 
 
 class _Run:
@@ -154,7 +164,7 @@ class _Run:
                     self.probes.place(candidate.resource_type, document)
         self._filters: dict[tuple[Any, ...], dict[str, Any] | None] = {}
         self._results: dict[tuple[tuple[Any, ...], int, str], set[str]] = {}
-        self._authorized: dict[str, bool] = {}
+        self.authorized: dict[str, bool] = {}
 
     async def subscribers(self, candidate: Candidate) -> list[tuple[Active, str | None]]:
         found: list[tuple[Active, str | None]] = []
@@ -240,10 +250,10 @@ class _Run:
         return await self._test(key, candidate.resource_type, params, document, active)
 
     async def _still_authorized(self, active: Active) -> bool:
-        known = self._authorized.get(active.id)
+        known = self.authorized.get(active.id)
         if known is None:
             known = await self.m.authority.is_still_authorized(active.creator)
-            self._authorized[active.id] = known
+            self.authorized[active.id] = known
         return known
 
     # ----- running filters on the probes ---------------------------------------------------------

@@ -23,7 +23,7 @@ from fhir_server.store.change_feed import ChangeFeed
 from fhir_server.store.repository import Session, instant
 from fhir_server.store.subscription_ledger import EventDraft, SubscriptionLedger
 from fhir_server.subscriptions.clock import Clock
-from fhir_server.subscriptions.matching import EVENT, Candidate, Matcher
+from fhir_server.subscriptions.matching import EVENT, Candidate, Matcher, Matches
 from fhir_server.subscriptions.registry import SubscriptionRegistry
 from fhir_server.subscriptions.topics import APPOINTMENT_REMINDER, CLINIC_EVENTS
 from fhir_server.subscriptions.watcher import LeaseLost, pause
@@ -88,12 +88,13 @@ class ReminderTrigger:
             return
         registry = SubscriptionRegistry(self.services.repository, self.ledger)
         await registry.load()
-        drafts: dict[str, list[EventDraft]] = {}
+        matches = Matches()
         if any(True for _ in registry.for_event(CLINIC_EVENTS, APPOINTMENT_REMINDER)):
-            candidates = await self._due(since, now)
-            drafts = await self.matcher.match(candidates, registry)
-        await self._commit(drafts, now)
-        if drafts:
+            matches = await self.matcher.match(await self._due(since, now), registry)
+        await self._commit(matches.events, now)
+        for subscription_id in matches.unauthorized:
+            await self.ledger.request_attention(subscription_id, now=now)
+        if matches.events or matches.unauthorized:
             self.on_events()
 
     async def _due(self, since: datetime, now: datetime) -> list[Candidate]:

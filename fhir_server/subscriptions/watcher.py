@@ -19,9 +19,9 @@ from typing import Any, Final
 from fhir_server.services import Services
 from fhir_server.store.change_feed import ChangeFeed, ChangeHistoryLost, ResourceChange, RuntimeCursor
 from fhir_server.store.repository import Session
-from fhir_server.store.subscription_ledger import EventDraft, SubscriptionLedger
+from fhir_server.store.subscription_ledger import SubscriptionLedger
 from fhir_server.subscriptions.clock import Clock
-from fhir_server.subscriptions.matching import Candidate, Matcher
+from fhir_server.subscriptions.matching import Candidate, Matcher, Matches
 from fhir_server.subscriptions.model import Kind
 from fhir_server.subscriptions.registry import SubscriptionRegistry
 
@@ -142,21 +142,22 @@ class ChangeWatcher:
             raise LeaseLost
 
     async def _handle(self, batch: Sequence[ResourceChange]) -> None:
-        drafts: dict[str, list[EventDraft]] = {}
+        matches = Matches()
         segment: list[ResourceChange] = []
         # Subscriptions and topics changed in the batch apply to the changes after them.
         for change in batch:
             if change.resource_type in DEFINITIONS:
-                _merge(drafts, await self._match(segment))
+                matches.add(await self._match(segment))
                 segment = []
                 await self.registry.refresh(
                     change.resource_type, change.resource_id, None if change.deleted else change.resource
                 )
             else:
                 segment.append(change)
-        _merge(drafts, await self._match(segment))
+        matches.add(await self._match(segment))
         last_token = batch[-1].token
         now = self.clock.now()
+        drafts = matches.events
 
         async def commit(session: Session) -> None:
             if drafts:
@@ -167,16 +168,18 @@ class ChangeWatcher:
                 raise LeaseLost
 
         await self.services.repository.transaction(commit)
-        if drafts:
+        for subscription_id in matches.unauthorized:  # a deliverer turns them off
+            await self.ledger.request_attention(subscription_id, now=now)
+        if drafts or matches.unauthorized:
             self.on_events()
 
-    async def _match(self, changes: Sequence[ResourceChange]) -> dict[str, list[EventDraft]]:
+    async def _match(self, changes: Sequence[ResourceChange]) -> Matches:
         if not changes or not self.registry.subscriptions:
-            return {}
+            return Matches()
         interested = self.registry.interested_types()
         relevant = [c for c in changes if c.resource_type in interested]
         if not relevant:
-            return {}
+            return Matches()
         with_previous = self._types_needing_previous()
         wanted = [
             (c.resource_type, c.resource_id, c.version - 1)
@@ -226,8 +229,3 @@ class ChangeWatcher:
             current=None if change.deleted else change.document,
             previous=before_document,
         )
-
-
-def _merge(into: dict[str, list[EventDraft]], more: dict[str, list[EventDraft]]) -> None:
-    for subscription_id, drafts in more.items():
-        into.setdefault(subscription_id, []).extend(drafts)

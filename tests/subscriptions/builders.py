@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -105,3 +106,17 @@ async def read(client: httpx.AsyncClient, path: str) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     found: dict[str, Any] = response.json()
     return found
+
+
+async def wait_status(
+    client: httpx.AsyncClient, subscription_id: str, status: str, timeout: float = 20.0
+) -> dict[str, Any]:
+    """The Subscription once the server has set its status to ``status``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        resource = await read(client, f"/Subscription/{subscription_id}")
+        if resource["status"] == status:
+            return resource
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"status stayed {resource['status']}, expected {status}")
+        await asyncio.sleep(0.1)

@@ -15,25 +15,11 @@ from tests.subscriptions.builders import (
     patient,
     read,
     topic_subscription,
+    wait_status,
 )
 from tests.subscriptions.conftest import SubAppFactory
 from tests.subscriptions.receiver import Receiver
 from tests.support import client_for
-
-
-async def wait_status(client: object, subscription_id: str, status: str, timeout: float = 20.0) -> dict[str, object]:
-    """The Subscription once its status is ``status``."""
-    import httpx
-
-    assert isinstance(client, httpx.AsyncClient)
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        resource = await read(client, f"/Subscription/{subscription_id}")
-        if resource["status"] == status:
-            return resource
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"status stayed {resource['status']}, expected {status}")
-        await asyncio.sleep(0.1)
 
 
 async def test_handshake_then_events_for_matching_create_and_update_only(
