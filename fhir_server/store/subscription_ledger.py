@@ -143,7 +143,6 @@ class SubscriptionLedger:
         owner: Mapping[str, Any],
         activate: bool,
         status: str,
-        now: datetime,
         session: Session,
     ) -> None:
         """A client wrote the Subscription: it now acts for ``owner``; ``activate`` asks for a
@@ -155,7 +154,7 @@ class SubscriptionLedger:
                     f.SS_OWNER: dict(owner),
                     f.SS_ACTIVATE: activate,
                     f.SS_STATUS: status,
-                    f.SS_DUE: now if activate else NEVER,
+                    f.SS_DUE: EPOCH if activate else NEVER,  # due at once, whatever clock the deliverer keeps
                     f.SS_FAILURES: 0,
                     f.SS_RETRY_AT: EPOCH,
                     f.SS_ERROR: None,

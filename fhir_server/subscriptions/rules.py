@@ -87,13 +87,11 @@ class SubscriptionRules:
         else:
             await self._check_topic_subscription(writer, spec, wctx.session)
         activate = spec.status != "off"
-        now = datetime.now(UTC)
         await self.ledger.record_write(
             subscription_id=change.resource_id,
-            owner=Creator.of(writer.principal, at=now).to_document(),
+            owner=Creator.of(writer.principal, at=datetime.now(UTC)).to_document(),
             activate=activate,
             status="requested" if activate else "off",
-            now=now,
             session=wctx.session,
         )
 
