@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from fhir_server.context import Interaction, Principal, RequestContext
-from fhir_server.errors import Forbidden, Unprocessable
+from fhir_server.errors import FhirError, Forbidden, Unprocessable
 from fhir_server.services import Services
 from fhir_server.store.repository import Change, Session, WriteContext
 from fhir_server.store.subscription_ledger import SubscriptionLedger
@@ -126,9 +126,16 @@ class SubscriptionRules:
                 (where,),
             ) from None
 
+    def _check_search(self, resource_type: str, params: list[tuple[str, str]], where: str) -> None:
+        """The search engine's verdict on a search, reported against the element that holds it."""
+        try:
+            self.services.search.check_criteria(resource_type=resource_type, params=params)
+        except FhirError as error:
+            raise type(error)(error.diagnostics, (where,)) from None
+
     def _check_criteria(self, writer: RequestContext, spec: SubscriptionSpec) -> None:
         assert spec.resource_type is not None
-        self.services.search.check_criteria(resource_type=spec.resource_type, params=list(spec.params))
+        self._check_search(spec.resource_type, list(spec.params), "Subscription.criteria")
         self._check_searchable(writer, spec.resource_type, "Subscription.criteria")
 
     async def _check_topic_subscription(
@@ -151,7 +158,7 @@ class SubscriptionRules:
                     raise Unprocessable(
                         f"the topic does not allow filtering {flt.resource_type} by '{name}'", (where,)
                     )
-            self.services.search.check_criteria(resource_type=flt.resource_type, params=list(flt.params))
+            self._check_search(flt.resource_type, list(flt.params), where)
         # Events on types the creator may not search are never sent; at least one must be possible.
         refusals: list[Forbidden] = []
         for resource_type in sorted(topic.types()):
@@ -163,5 +170,5 @@ class SubscriptionRules:
             raise refusals[0]
 
     def _check_topic(self, topic: Topic) -> None:
-        for resource_type, params in topic_searches(topic):
-            self.services.search.check_criteria(resource_type=resource_type, params=list(params))
+        for resource_type, params, where in topic_searches(topic):
+            self._check_search(resource_type, list(params), where)

@@ -202,12 +202,16 @@ def parse_topic(resource: dict[str, Any]) -> Topic:
     )
 
 
-def topic_searches(topic: Topic) -> Iterable[tuple[str, tuple[tuple[str, str], ...]]]:
-    """Every (type, parameters) search a topic runs, to validate them with the search engine."""
-    for trigger in topic.resource_triggers:
-        for criteria in (trigger.previous, trigger.current):
+def topic_searches(topic: Topic) -> Iterable[tuple[str, tuple[tuple[str, str], ...], str]]:
+    """Every (type, parameters, element) search a topic runs, to validate them with the search engine."""
+    for index, trigger in enumerate(topic.resource_triggers):
+        for name, criteria in (("previous", trigger.previous), ("current", trigger.current)):
             if criteria:
-                yield trigger.resource_type, criteria
+                yield (
+                    trigger.resource_type,
+                    criteria,
+                    f"SubscriptionTopic.resourceTrigger[{index}].queryCriteria.{name}",
+                )
 
 
 def shipped_topics(directories: Iterable[Path] | None = None) -> list[dict[str, Any]]:

@@ -22,7 +22,12 @@ LAB_CATEGORY = {
 
 
 def criteria_subscription(
-    endpoint: str, criteria: str, *, payload: str | None = None, headers: list[str] | None = None, **extra: Any
+    endpoint: str,
+    criteria: str,
+    *,
+    payload: str | None = None,
+    headers: list[str] | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     channel: dict[str, Any] = {"type": "rest-hook", "endpoint": endpoint}
     if payload is not None:
@@ -81,7 +86,9 @@ def patient(family: str = "Doe") -> dict[str, Any]:
     return {"resourceType": "Patient", "name": [{"family": family}], "gender": "female"}
 
 
-def observation(patient_id: str, *, code: str = "718-7", status: str = "final", lab: bool = True) -> dict[str, Any]:
+def observation(
+    patient_id: str, *, code: str = "718-7", status: str = "final", lab: bool = True
+) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "Observation",
         "status": status,
@@ -109,10 +116,10 @@ async def read(client: httpx.AsyncClient, path: str) -> dict[str, Any]:
 
 
 async def wait_status(
-    client: httpx.AsyncClient, subscription_id: str, status: str, timeout: float = 20.0
+    client: httpx.AsyncClient, subscription_id: str, status: str, within: float = 20.0
 ) -> dict[str, Any]:
     """The Subscription once the server has set its status to ``status``."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         resource = await read(client, f"/Subscription/{subscription_id}")
         if resource["status"] == status:

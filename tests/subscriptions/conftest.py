@@ -86,6 +86,20 @@ async def sub_app_factory(mongo_uri: str, tmp_path: Path) -> AsyncIterator[SubAp
                 await client.close()
 
 
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def shared_app(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[FastAPI]:
+    """One app for a module's tests that only validate (they leave nothing that matters behind)."""
+    settings = make_settings(mongo_uri, tmp_path_factory.mktemp("subscriptions"), **FAST)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_uri)
+    try:
+        await client.drop_database(settings.database_name)
+    finally:
+        await client.close()
+
+
 async def stop_app(app: FastAPI) -> None:
     """Stop an app's subscription machinery now (a process going away), leases given back."""
     runtime = app.state.subscriptions

@@ -67,7 +67,9 @@ class Receiver:
                     status = receiver.status
                     if status < 300:
                         receiver.received.append(
-                            Received(self.command, self.path, dict(self.headers.items()), body, time.monotonic())
+                            Received(
+                                self.command, self.path, dict(self.headers.items()), body, time.monotonic()
+                            )
                         )
                     else:
                         receiver.refused += 1
@@ -99,9 +101,9 @@ class Receiver:
         with self._lock:
             return list(self.received)
 
-    async def wait_for(self, kind: str | None, count: int, timeout: float = 30.0) -> list[Received]:
+    async def wait_for(self, kind: str | None, count: int, within: float = 30.0) -> list[Received]:
         """The requests of this kind (any kind: None) once there are ``count`` of them."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while True:
             found = self.snapshot() if kind is None else self.of_kind(kind)
             if len(found) >= count:
@@ -110,9 +112,9 @@ class Receiver:
                 raise AssertionError(f"{len(found)} {kind or 'requests'} received, expected {count}")
             await asyncio.sleep(0.05)
 
-    async def events(self, count: int, timeout: float = 30.0) -> list[int]:
+    async def events(self, count: int, within: float = 30.0) -> list[int]:
         """Event numbers received (in arrival order) once ``count`` events arrived."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while True:
             numbers = [n for r in self.of_kind("event-notification") for n in r.event_numbers]
             if len(numbers) >= count:

@@ -32,7 +32,10 @@ async def test_a_patient_context_subscription_does_not_see_another_patients_reso
         async with client_for(app, Authorization=f"Bearer {app_token}") as patient_app:
             # Criteria name no patient: the token's patient context is what confines it.
             subscription = await create(
-                patient_app, criteria_subscription(receiver.url, "Observation?status=final", payload="application/fhir+json")
+                patient_app,
+                criteria_subscription(
+                    receiver.url, "Observation?status=final", payload="application/fhir+json"
+                ),
             )
             await wait_status(patient_app, subscription["id"], "active")
         hidden = await create(staff, observation(theirs["id"]))

@@ -13,7 +13,6 @@ from tests.subscriptions.builders import (
     criteria_subscription,
     observation,
     patient,
-    read,
     topic_subscription,
     wait_status,
 )
@@ -30,7 +29,9 @@ async def test_handshake_then_events_for_matching_create_and_update_only(
         subject = await create(client, patient())
         subscription = await create(
             client,
-            topic_subscription(receiver.url, "lab-result-final", filters=[f"Observation?patient=Patient/{subject['id']}"]),
+            topic_subscription(
+                receiver.url, "lab-result-final", filters=[f"Observation?patient=Patient/{subject['id']}"]
+            ),
         )
         assert subscription["status"] == "requested"
         handshake = (await receiver.wait_for("handshake", 1))[0]
@@ -66,15 +67,23 @@ async def test_a_transaction_entry_is_notified_like_a_rest_write(
 ) -> None:
     app = await sub_app_factory()
     async with client_for(app) as client:
-        subscription = await create(client, criteria_subscription(receiver.url, "Observation?code=http://loinc.org|2345-7"))
+        subscription = await create(
+            client, criteria_subscription(receiver.url, "Observation?code=http://loinc.org|2345-7")
+        )
         await wait_status(client, subscription["id"], "active")
         subject = await create(client, patient())
         bundle = {
             "resourceType": "Bundle",
             "type": "transaction",
             "entry": [
-                {"resource": observation(subject["id"], code="2345-7"), "request": {"method": "POST", "url": "Observation"}},
-                {"resource": observation(subject["id"], code="718-7"), "request": {"method": "POST", "url": "Observation"}},
+                {
+                    "resource": observation(subject["id"], code="2345-7"),
+                    "request": {"method": "POST", "url": "Observation"},
+                },
+                {
+                    "resource": observation(subject["id"], code="718-7"),
+                    "request": {"method": "POST", "url": "Observation"},
+                },
             ],
         }
         response = await client.post("", json=bundle)
@@ -96,7 +105,10 @@ async def test_full_payload_is_put_to_the_endpoint_with_the_channel_headers_neve
         await create(
             client,
             criteria_subscription(
-                receiver.url, "Patient?family=Kowalski", payload="application/fhir+json", headers=[f"Authorization: {secret}"]
+                receiver.url,
+                "Patient?family=Kowalski",
+                payload="application/fhir+json",
+                headers=[f"Authorization: {secret}"],
             ),
         )
         created = await create(client, patient("Kowalski"))

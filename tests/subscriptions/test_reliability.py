@@ -28,11 +28,16 @@ async def test_retries_while_the_receiver_is_down_then_delivers_in_order(
         subject = await create(client, patient())
         subscription = await create(
             client,
-            topic_subscription(receiver.url, "lab-result-final", filters=[f"Observation?patient=Patient/{subject['id']}"]),
+            topic_subscription(
+                receiver.url, "lab-result-final", filters=[f"Observation?patient=Patient/{subject['id']}"]
+            ),
         )
         await wait_status(client, subscription["id"], "active")
         receiver.down()
-        ids = [(await create(client, observation(subject["id"], code=code)))["id"] for code in ("718-7", "2345-7", "789-8")]
+        ids = [
+            (await create(client, observation(subject["id"], code=code)))["id"]
+            for code in ("718-7", "2345-7", "789-8")
+        ]
         failed = await wait_status(client, subscription["id"], "error")
         assert "could not be reached" in failed["error"]
         receiver.up()
@@ -49,7 +54,9 @@ async def test_an_error_status_from_the_receiver_is_retried_like_a_refused_conne
 ) -> None:
     app = await sub_app_factory()
     async with client_for(app) as client:
-        subscription = await create(client, topic_subscription(receiver.url, "document-added", content="id-only"))
+        subscription = await create(
+            client, topic_subscription(receiver.url, "document-added", content="id-only")
+        )
         await wait_status(client, subscription["id"], "active")
         receiver.status = 503
         subject = await create(client, patient())
@@ -101,11 +108,16 @@ async def test_status_and_events_operations(sub_app_factory: SubAppFactory, rece
         subscription = await create(
             client,
             topic_subscription(
-                receiver.url, "lab-result-final", filters=[f"Observation?patient=Patient/{subject['id']}"], max_count=5
+                receiver.url,
+                "lab-result-final",
+                filters=[f"Observation?patient=Patient/{subject['id']}"],
+                max_count=5,
             ),
         )
         await wait_status(client, subscription["id"], "active")
-        created = [await create(client, observation(subject["id"], code=c)) for c in ("718-7", "2345-7", "789-8")]
+        created = [
+            await create(client, observation(subject["id"], code=c)) for c in ("718-7", "2345-7", "789-8")
+        ]
         await receiver.events(3)
 
         status = await read(client, f"/Subscription/{subscription['id']}/$status")
@@ -128,7 +140,8 @@ async def test_status_and_events_operations(sub_app_factory: SubAppFactory, rece
         assert [e["eventNumber"] for e in head["notificationEvent"]] == ["2", "3"]
         assert [e["resource"]["id"] for e in events["entry"][1:]] == [created[1]["id"], created[2]["id"]]
         only_ids = await read(
-            client, f"/Subscription/{subscription['id']}/$events?eventsSinceNumber=1&eventsUntilNumber=1&content=id-only"
+            client,
+            f"/Subscription/{subscription['id']}/$events?eventsSinceNumber=1&eventsUntilNumber=1&content=id-only",
         )
         assert len(only_ids["entry"]) == 2 and "resource" not in only_ids["entry"][1]
         bad = await client.get(f"/Subscription/{subscription['id']}/$events?eventsSinceNumber=x")
