@@ -36,6 +36,7 @@ from fhir_server.store.blobs import open_blob_store
 from fhir_server.store.jobs import JobStore
 from fhir_server.store.repository import ResourceRepository
 from fhir_server.store.schema import Schema
+from fhir_server.subscriptions.capability import subscription_capabilities
 from fhir_server.subscriptions.owner import ActiveAccounts
 from fhir_server.subscriptions.topics import shipped_topics
 from fhir_server.wiring import install_clinic_rules
@@ -121,6 +122,7 @@ def server_capabilities(
         operations=operations,
         security=smart_security_component(settings),
         profiles_by_type=supported_profiles(validator),
+        resource_notes=subscription_capabilities(),
     )
 
 

@@ -57,6 +57,8 @@ class ServerCapabilities:
     operations: list[OperationSpec]
     security: dict[str, Any] | None = None
     profiles_by_type: dict[str, list[str]] = field(default_factory=dict)
+    # More of what a type's entry says (documentation, profiles), e.g. how subscriptions deliver.
+    resource_notes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def operations_for(self, resource_type: str | None) -> list[OperationSpec]:
         if resource_type is None:
@@ -117,8 +119,12 @@ class ServerCapabilities:
             "searchRevInclude": ["*"],
             "searchParam": [_search_param(p) for p in params if p.code not in {"_has", "_type"}],
         }
-        if supported := self.profiles_by_type.get(resource_type):
+        notes = self.resource_notes.get(resource_type, {})
+        supported = [*self.profiles_by_type.get(resource_type, []), *notes.get("supportedProfile", [])]
+        if supported:
             entry["supportedProfile"] = supported
+        if "documentation" in notes:
+            entry["documentation"] = notes["documentation"]
         if operations := self.operations_for(resource_type):
             entry["operation"] = [_operation(op, resource_type) for op in operations]
         return entry

@@ -82,7 +82,6 @@ async def events(call: OperationCall) -> Outcome:
     since, until = _number(call, "eventsSinceNumber"), _number(call, "eventsUntilNumber")
     content = _content(call, spec.content)
     ledger = SubscriptionLedger(services.repository.db)
-    state = await ledger.state(call.resource_id)
     found = await ledger.events(call.resource_id, after=(since or 1) - 1, until=until, limit=MAX_EVENTS)
     listed: list[QueuedEvent] = []
     resources: dict[str, dict[str, Any] | None] = {}
@@ -95,7 +94,7 @@ async def events(call: OperationCall) -> Outcome:
         subscription_id=call.resource_id,
         status=str(resource.get("status")),
         topic=spec.topic,
-        events_since_start=state.events if state is not None else 0,
+        events_since_start=await ledger.last_number(call.resource_id),
         error=resource.get("error"),
     )
     bundle = notification_bundle(

@@ -78,14 +78,11 @@ async def status(call: OperationCall) -> Outcome:
         resource = stored.resource or {}
         if wanted and resource.get("status") not in wanted:
             continue
-        state = await ledger.state(subscription_id)
         facts = StatusFacts(
             subscription_id=subscription_id,
             status=str(resource.get("status")),
-            topic=resource.get("criteria")
-            if state is not None and _is_url(resource.get("criteria"))
-            else None,
-            events_since_start=state.events if state is not None else 0,
+            topic=resource.get("criteria") if _is_url(resource.get("criteria")) else None,
+            events_since_start=await ledger.last_number(subscription_id),
             error=resource.get("error"),
         )
         statuses.append(subscription_status(facts, base_url=call.ctx.base_url, kind="query-status"))

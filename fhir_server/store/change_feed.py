@@ -204,18 +204,23 @@ class ChangeFeed:
             {"_id": name, f.SR_LEASE_OWNER: owner}, {"$set": {f.SR_LEASE_UNTIL: EPOCH}}
         )
 
-    async def save_token(
-        self, name: str, *, owner: str, token: Mapping[str, Any] | None, session: Session | None = None
+    async def save_cursor(
+        self,
+        name: str,
+        *,
+        owner: str,
+        token: Mapping[str, Any] | None = None,
+        watermark: datetime | None = None,
+        session: Session | None = None,
     ) -> bool:
-        """Store the resume token if ``owner`` still holds the lease (fencing: a process that lost it
-        cannot move the cursor). False when it does not."""
-        return await self._save(name, owner, {f.SR_TOKEN: token}, session)
-
-    async def save_watermark(
-        self, name: str, *, owner: str, watermark: datetime, session: Session | None = None
-    ) -> bool:
-        """Store how far a time trigger has fired, if ``owner`` still holds the lease."""
-        return await self._save(name, owner, {f.SR_WATERMARK: watermark}, session)
+        """Store the resume token and/or a time trigger's watermark if ``owner`` still holds the
+        lease (fencing: a process that lost it cannot move the cursor). False when it does not."""
+        values: Document = {}
+        if token is not None:
+            values[f.SR_TOKEN] = token
+        if watermark is not None:
+            values[f.SR_WATERMARK] = watermark
+        return await self._save(name, owner, values, session)
 
     async def _save(self, name: str, owner: str, values: Document, session: Session | None) -> bool:
         result = await self._runtime.update_one(

@@ -51,15 +51,14 @@ BR_BINARY: Final = "b"  # the Binary's id
 BR_REFERRER: Final = "r"  # "DocumentReference/7": the resource pointing at it
 
 # Subscriptions (fhir_server.store.subscription_ledger, .change_feed): one state document per
-# Subscription, its numbered notification events, and the change-stream watcher's cursor.
+# Subscription (its delivery, leased), its event counter, its numbered notification events, and the
+# change-stream watcher's cursor.
 SUBSCRIPTION_STATE_COLLECTION: Final = "subscription_state"
 SS_OWNER: Final = "owner"  # who the subscription acts for (its creator's authorization, as granted)
 SS_GENERATION: Final = "gen"  # bumped by every client write of the Subscription
 SS_STATUS: Final = "status"  # requested | active | error | off: what the server last decided
 SS_ACTIVATE: Final = "activate"  # True: a client write asks for (re)activation (handshake)
-SS_EVENTS: Final = "events"  # last event number assigned (eventsSinceSubscriptionStart)
-SS_DELIVERED: Final = "delivered"  # last event number delivered (or dropped)
-SS_DROPPED: Final = "dropped"  # events dropped because the queue was full
+SS_DELIVERED: Final = "delivered"  # last event number delivered (or skipped: dropped from a full queue)
 SS_FAILURES: Final = "failures"  # consecutive failed deliveries
 SS_RETRY_AT: Final = "retry_at"  # datetime: no attempt before (backoff)
 SS_LAST_SENT: Final = "last_sent"  # datetime of the last successful delivery (heartbeats count)
@@ -67,6 +66,11 @@ SS_ERROR: Final = "error"  # why the last attempt failed (no secrets: status cod
 SS_DUE: Final = "due"  # datetime: when a deliverer should look at this subscription next
 SS_LEASE_OWNER: Final = "lease_owner"  # the process delivering it now
 SS_LEASE_UNTIL: Final = "lease_until"  # datetime: the lease ends (epoch when free)
+
+# Event numbering: written by the one leased watcher's transactions, never by deliverers (no
+# conflicts between them), and created with the Subscription.
+SUBSCRIPTION_COUNTERS_COLLECTION: Final = "subscription_counters"
+SC_LAST: Final = "n"  # last event number assigned (eventsSinceSubscriptionStart)
 
 SUBSCRIPTION_EVENTS_COLLECTION: Final = "subscription_events"
 SE_SUBSCRIPTION: Final = "s"  # subscription id

@@ -1,9 +1,11 @@
-"""Delivery state of subscriptions: one state document per Subscription and its numbered events.
+"""Delivery state of subscriptions: a state document per Subscription, its event counter and its
+numbered events.
 
-The change-stream watcher appends events (numbers assigned in its transaction, so they are
-continuous and never reused); a deliverer claims a subscription with a lease, sends its events in
-number order and records how far it got. Every update a deliverer makes names its lease owner, so a
-process whose lease ran out cannot overwrite the one that took over.
+The change-stream watcher numbers and queues events in its transaction (the counter and the events
+only: it never writes a state document, so it never conflicts with a deliverer); a deliverer leases
+a subscription's state, sends its events in number order and records how far it got. Every update
+a deliverer makes names its lease owner, so a process whose lease ran out cannot overwrite the one
+that took over.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from fhir_server.store import documents as f
@@ -51,17 +53,11 @@ class SubscriptionState:
     generation: int  # bumped by every client write of the Subscription
     status: str
     activate: bool
-    events: int  # last event number assigned
-    delivered: int  # last event number delivered (or dropped)
-    dropped: int
+    delivered: int  # last event number delivered (or skipped: dropped from a full queue)
     failures: int
     retry_at: datetime
     last_sent: datetime | None
     error: str | None
-
-    @property
-    def pending(self) -> bool:
-        return self.events > self.delivered
 
 
 def _state(doc: Document) -> SubscriptionState:
@@ -71,9 +67,7 @@ def _state(doc: Document) -> SubscriptionState:
         generation=int(doc.get(f.SS_GENERATION) or 0),
         status=str(doc.get(f.SS_STATUS) or "requested"),
         activate=bool(doc.get(f.SS_ACTIVATE)),
-        events=int(doc.get(f.SS_EVENTS) or 0),
         delivered=int(doc.get(f.SS_DELIVERED) or 0),
-        dropped=int(doc.get(f.SS_DROPPED) or 0),
         failures=int(doc.get(f.SS_FAILURES) or 0),
         retry_at=doc.get(f.SS_RETRY_AT) or EPOCH,
         last_sent=doc.get(f.SS_LAST_SENT),
@@ -93,9 +87,8 @@ class Progress:
     clear_error: bool = False
     activate: bool | None = None
     status: str | None = None
-    lease_until: datetime | None = None
 
-    def update(self) -> Document:
+    def update(self, lease_until: datetime) -> Document:
         values = {
             f.SS_FAILURES: self.failures,
             f.SS_RETRY_AT: self.retry_at,
@@ -103,12 +96,12 @@ class Progress:
             f.SS_ERROR: self.error,
             f.SS_ACTIVATE: self.activate,
             f.SS_STATUS: self.status,
-            f.SS_LEASE_UNTIL: self.lease_until,
         }
         changes: Document = {name: value for name, value in values.items() if value is not None}
         if self.clear_error:
             changes[f.SS_ERROR] = None
-        update: Document = {"$set": changes} if changes else {}
+        changes[f.SS_LEASE_UNTIL] = lease_until  # every record renews the lease
+        update: Document = {"$set": changes}
         if self.delivered is not None:
             update["$max"] = {f.SS_DELIVERED: self.delivered}
         return update
@@ -132,6 +125,7 @@ def _event_id(subscription_id: str, number: int) -> str:
 class SubscriptionLedger:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._state = db[f.SUBSCRIPTION_STATE_COLLECTION]
+        self._counters = db[f.SUBSCRIPTION_COUNTERS_COLLECTION]
         self._events = db[f.SUBSCRIPTION_EVENTS_COLLECTION]
 
     # ----- written with the Subscription (its repository hook, in the write's transaction) ---------
@@ -146,7 +140,7 @@ class SubscriptionLedger:
         session: Session,
     ) -> None:
         """A client wrote the Subscription: it now acts for ``owner``; ``activate`` asks for a
-        handshake (due at once). Counters survive updates."""
+        handshake (due at once). Event numbers and delivery progress survive updates."""
         await self._state.update_one(
             {"_id": subscription_id},
             {
@@ -154,16 +148,14 @@ class SubscriptionLedger:
                     f.SS_OWNER: dict(owner),
                     f.SS_ACTIVATE: activate,
                     f.SS_STATUS: status,
-                    f.SS_DUE: EPOCH if activate else NEVER,  # due at once, whatever clock the deliverer keeps
+                    f.SS_DUE: EPOCH if activate else NEVER,  # due at once, whatever clock deliverers keep
                     f.SS_FAILURES: 0,
                     f.SS_RETRY_AT: EPOCH,
                     f.SS_ERROR: None,
                 },
                 "$inc": {f.SS_GENERATION: 1},
                 "$setOnInsert": {
-                    f.SS_EVENTS: 0,
                     f.SS_DELIVERED: 0,
-                    f.SS_DROPPED: 0,
                     f.SS_LEASE_OWNER: None,
                     f.SS_LEASE_UNTIL: EPOCH,
                     f.SS_LAST_SENT: None,
@@ -180,8 +172,9 @@ class SubscriptionLedger:
         )
 
     async def forget(self, *, subscription_id: str, session: Session) -> None:
-        """The Subscription was deleted: its state and queued events go."""
+        """The Subscription was deleted: its state, counter and queued events go."""
         await self._state.delete_one({"_id": subscription_id}, session=session)
+        await self._counters.delete_one({"_id": subscription_id}, session=session)
         await self._events.delete_many({f.SE_SUBSCRIPTION: subscription_id}, session=session)
 
     # ----- reads -----------------------------------------------------------------------------------
@@ -195,6 +188,15 @@ class SubscriptionLedger:
     async def states(self, subscription_ids: Sequence[str]) -> dict[str, SubscriptionState]:
         cursor = self._state.find({"_id": {"$in": list(subscription_ids)}})
         return {doc["_id"]: _state(doc) async for doc in cursor}
+
+    async def last_number(self, subscription_id: str) -> int:
+        """The number of the last event queued (eventsSinceSubscriptionStart)."""
+        return (await self.last_numbers([subscription_id])).get(subscription_id, 0)
+
+    async def last_numbers(self, subscription_ids: Sequence[str]) -> dict[str, int]:
+        """The event counters of these subscriptions (those without one left out)."""
+        cursor = self._counters.find({"_id": {"$in": list(subscription_ids)}})
+        return {doc["_id"]: int(doc.get(f.SC_LAST) or 0) async for doc in cursor}
 
     async def events(
         self, subscription_id: str, *, after: int, limit: int, until: int | None = None
@@ -216,29 +218,20 @@ class SubscriptionLedger:
         self,
         *,
         drafts: Mapping[str, Sequence[EventDraft]],
+        counters: Mapping[str, int],
         queue_limit: int,
-        now: datetime,
         session: Session,
     ) -> dict[str, int]:
-        """Number and queue events per subscription; returns the last number given to each. When a
-        subscription's undelivered events would pass ``queue_limit``, the oldest are dropped (the
-        receiver sees the gap in event numbers). Subscriptions deleted meanwhile are skipped."""
+        """Number and queue events per subscription, continuing from ``counters`` (the last numbers,
+        kept by the one watcher that holds the lease); returns the new last numbers. Three round
+        trips whatever the number of subscriptions. When a queue passes ``queue_limit``, its oldest
+        events are dropped (the receiver sees the gap in event numbers)."""
         last_numbers: dict[str, int] = {}
+        documents: list[Document] = []
         for subscription_id, events in drafts.items():
-            if not events:
-                continue
-            state = await self._state.find_one_and_update(
-                {"_id": subscription_id},
-                {"$inc": {f.SS_EVENTS: len(events)}, "$min": {f.SS_DUE: now}},
-                return_document=ReturnDocument.AFTER,
-                session=session,
-            )
-            if state is None:
-                continue
-            last = int(state[f.SS_EVENTS])
-            first = last - len(events) + 1
-            await self._events.insert_many(
-                [
+            first = counters.get(subscription_id, 0) + 1
+            for number, draft in enumerate(events, start=first):
+                documents.append(
                     {
                         "_id": _event_id(subscription_id, number),
                         f.SE_SUBSCRIPTION: subscription_id,
@@ -248,37 +241,43 @@ class SubscriptionLedger:
                         f.SE_METHOD: draft.method,
                         f.SE_TOPIC: draft.topic,
                     }
-                    for number, draft in enumerate(events, start=first)
-                ],
-                session=session,
-            )
-            await self._drop_overflow(subscription_id, state, last, queue_limit, session)
-            last_numbers[subscription_id] = last
+                )
+            if events:
+                last_numbers[subscription_id] = first + len(events) - 1
+        if not documents:
+            return last_numbers
+        await self._counters.bulk_write(
+            [
+                UpdateOne({"_id": subscription_id}, {"$set": {f.SC_LAST: last}})
+                for subscription_id, last in last_numbers.items()
+            ],
+            ordered=False,
+            session=session,
+        )
+        await self._events.insert_many(documents, ordered=False, session=session)
+        for subscription_id, last in last_numbers.items():
+            # Trimmed in steps of a tenth of the limit, so a full queue costs a delete now and then.
+            step = max(1, queue_limit // 10)
+            if last > queue_limit and (last - queue_limit) % step < len(drafts[subscription_id]):
+                await self._events.delete_many(
+                    {f.SE_SUBSCRIPTION: subscription_id, f.SE_NUMBER: {"$lte": last - queue_limit}},
+                    session=session,
+                )
         return last_numbers
 
-    async def _drop_overflow(
-        self, subscription_id: str, state: Document, last: int, limit: int, session: Session
-    ) -> None:
-        delivered = int(state.get(f.SS_DELIVERED) or 0)
-        overflow = last - delivered - limit
-        if overflow <= 0:
-            return
-        await self._events.delete_many(
-            {
-                f.SE_SUBSCRIPTION: subscription_id,
-                f.SE_NUMBER: {"$gt": delivered, "$lte": delivered + overflow},
-            },
-            session=session,
-        )
-        await self._state.update_one(
+    async def open_counter(self, *, subscription_id: str, session: Session) -> None:
+        """Make sure the subscription has an event counter (written with its creation)."""
+        await self._counters.update_one(
             {"_id": subscription_id},
-            {"$max": {f.SS_DELIVERED: delivered + overflow}, "$inc": {f.SS_DROPPED: overflow}},
+            {"$setOnInsert": {f.SC_LAST: 0}},
+            upsert=True,
             session=session,
         )
 
-    async def request_attention(self, subscription_id: str, *, now: datetime) -> None:
-        """Make a deliverer look at the subscription now (e.g. its creator lost access)."""
-        await self._state.update_one({"_id": subscription_id}, {"$min": {f.SS_DUE: now}})
+    async def request_attention(self, subscription_ids: Sequence[str] | None, *, now: datetime) -> None:
+        """Make deliverers look at these subscriptions (None: all of them) now."""
+        query: Document = {} if subscription_ids is None else {"_id": {"$in": list(subscription_ids)}}
+        await self._state.update_many(query, {"$min": {f.SS_DUE: now}})
 
     # ----- deliverers ------------------------------------------------------------------------------
 
@@ -300,19 +299,15 @@ class SubscriptionLedger:
         return None if doc is None else _state(doc)
 
     async def record(
-        self, subscription_id: str, *, owner: str, progress: Progress
+        self, subscription_id: str, *, owner: str, progress: Progress, lease_until: datetime
     ) -> SubscriptionState | None:
-        """Record progress while holding the lease; the state after, or None when the lease was
-        lost (or the subscription deleted)."""
-        update = progress.update()
-        if not update:
-            doc = await self._state.find_one({"_id": subscription_id, f.SS_LEASE_OWNER: owner})
-        else:
-            doc = await self._state.find_one_and_update(
-                {"_id": subscription_id, f.SS_LEASE_OWNER: owner},
-                update,
-                return_document=ReturnDocument.AFTER,
-            )
+        """Record progress (and renew the lease) while holding it; the state after, or None when the
+        lease was lost (or the subscription deleted)."""
+        doc = await self._state.find_one_and_update(
+            {"_id": subscription_id, f.SS_LEASE_OWNER: owner},
+            progress.update(lease_until),
+            return_document=ReturnDocument.AFTER,
+        )
         return None if doc is None else _state(doc)
 
     async def release_all(self, *, owner: str) -> None:

@@ -14,11 +14,13 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import deque
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 from fhir_server.errors import FhirError
 from fhir_server.services import Services
+from fhir_server.store.change_feed import ChangeFeed
 from fhir_server.store.subscription_ledger import (
     NEVER,
     Progress,
@@ -36,6 +38,7 @@ from fhir_server.subscriptions.status import StatusWriter
 logger = logging.getLogger(__name__)
 
 MAX_ROUNDS: Final = 50  # notifications per lease before giving others a turn
+WINDOW: Final = 100  # queued events read at once
 STOP_GRACE_SECONDS: Final = 5.0
 REVOKED: Final = "the subscription's creator no longer has access"
 ENDED: Final = "the subscription reached its end time"
@@ -47,6 +50,7 @@ class Deliverer:
         *,
         services: Services,
         ledger: SubscriptionLedger,
+        feed: ChangeFeed,
         sender: Sender,
         authority: CreatorAuthority,
         clock: Clock,
@@ -54,6 +58,7 @@ class Deliverer:
     ) -> None:
         self.services = services
         self.ledger = ledger
+        self.feed = feed
         self.sender = sender
         self.authority = authority
         self.clock = clock
@@ -131,12 +136,15 @@ class Deliverer:
 
 
 class _Delivery:
-    """What one lease of one subscription does."""
+    """What one lease of one subscription does: handshake, events in number order, heartbeats."""
 
     def __init__(self, deliverer: Deliverer, state: SubscriptionState) -> None:
         self.d = deliverer
         self.state: SubscriptionState | None = state
         self.id = state.id
+        self.window: deque[QueuedEvent] = deque()  # queued events read ahead, oldest first
+        self.drained = False  # the last read found nothing more queued
+        self.total = 0  # eventsSinceSubscriptionStart
 
     async def run(self) -> None:
         d = self.d
@@ -161,6 +169,7 @@ class _Delivery:
         if spec.end is not None and d.clock.now() >= spec.end:
             await self._stop(ENDED)
             return
+        self.total = await d.ledger.last_number(self.id)
         for _ in range(MAX_ROUNDS):
             if not await self._step(spec):
                 break
@@ -176,43 +185,52 @@ class _Delivery:
         if state is None or state.retry_at > now:
             return False
         if state.activate:
-            result = await self._handshake(spec, state) if spec.kind is Kind.TOPIC else SendResult(True)
+            result = await self._handshake(spec) if spec.kind is Kind.TOPIC else SendResult(True)
             if not result.ok:
-                await self._failed(spec, result, handshake=True)
+                await self._failed(result, handshake=True)
                 return False
             await self._turn(status="active", reason=None)
             await self._record(
                 Progress(activate=False, failures=0, status="active", clear_error=True, last_sent=now)
             )
             return True
-        if state.pending:
+        if await self._pending(state):
             return await self._send_events(spec, state, now)
         if self._heartbeat_due(spec, state, now):
-            facts = StatusFacts(self.id, "active", spec.topic, state.events)
+            facts = StatusFacts(self.id, "active", spec.topic, self.total)
             bundle = notification_bundle(facts, base_url=self.d.base_url, kind="heartbeat", now=now)
             result = await self.d.sender.send(spec, Outbound("POST", spec.endpoint, bundle))
             if not result.ok:
-                await self._failed(spec, result)
+                await self._failed(result)
                 return False
             await self._record(Progress(last_sent=now))
             return True
         return False
 
+    async def _pending(self, state: SubscriptionState) -> bool:
+        """Whether events wait; reads ahead a window of them when the last one is used up."""
+        if not self.window and not self.drained:
+            found = await self.d.ledger.events(self.id, after=state.delivered, limit=WINDOW)
+            self.window.extend(found)
+            self.drained = len(found) < WINDOW
+            if found:
+                self.total = max(self.total, found[-1].number)
+        return bool(self.window)
+
     async def _send_events(self, spec: SubscriptionSpec, state: SubscriptionState, now: datetime) -> bool:
         one_per_request = spec.kind is Kind.CRITERIA and spec.content is not Content.ID_ONLY
-        events = await self.d.ledger.events(
-            self.id, after=state.delivered, limit=1 if one_per_request else spec.max_count
-        )
-        if not events:  # dropped while queued (the queue was full): nothing left below the counter
-            await self._record(Progress(delivered=state.events))
-            return True
-        outbound = await self._outbound(spec, state, events, now)
+        count = 1 if one_per_request else spec.max_count
+        events = [self.window[i] for i in range(min(count, len(self.window)))]
+        outbound = await self._outbound(spec, events, now)
         result = await self.d.sender.send(spec, outbound) if outbound is not None else SendResult(True)
         if not result.ok:
-            await self._failed(spec, result)
+            await self._failed(result)
             return False
+        for _ in events:
+            self.window.popleft()
         if state.status == "error":
             await self._turn(status="active", reason=None)
+        # Numbers skipped before these (dropped from a full queue) count as delivered too.
         await self._record(
             Progress(
                 delivered=events[-1].number, failures=0, last_sent=now, clear_error=True, status="active"
@@ -221,19 +239,19 @@ class _Delivery:
         return True
 
     async def _outbound(
-        self, spec: SubscriptionSpec, state: SubscriptionState, events: list[QueuedEvent], now: datetime
+        self, spec: SubscriptionSpec, events: list[QueuedEvent], now: datetime
     ) -> Outbound | None:
         if spec.kind is Kind.CRITERIA and spec.content is Content.EMPTY:
             return Outbound("POST", spec.endpoint, None)  # R4: a ping without a body
         if spec.kind is Kind.CRITERIA and spec.content is Content.FULL:
             # R4: the resource is PUT to the endpoint as to a FHIR server ({endpoint}/{type}/{id}).
-            resource = (await self._versions(events))[events[0].focus]
+            resource = (await self._versions(events)).get(events[0].focus)
             if resource is None:
-                return None  # gone for good (expunged): nothing left to send
+                return None  # a deletion, or gone for good (expunged): nothing to send
             resource_type, resource_id = events[0].focus.split("/")[:2]
             return Outbound("PUT", f"{spec.endpoint.rstrip('/')}/{resource_type}/{resource_id}", resource)
         resources = await self._versions(events) if spec.content is Content.FULL else {}
-        facts = StatusFacts(self.id, "active", spec.topic, state.events)
+        facts = StatusFacts(self.id, "active", spec.topic, self.total)
         bundle = notification_bundle(
             facts,
             base_url=self.d.base_url,
@@ -246,18 +264,16 @@ class _Delivery:
         return Outbound("POST", spec.endpoint, bundle)
 
     async def _versions(self, events: list[QueuedEvent]) -> dict[str, dict[str, Any] | None]:
-        """The version each event is about, as it was written."""
-        found: dict[str, dict[str, Any] | None] = {}
+        """The version each event is about, as it was written (one query for all)."""
+        keys = []
         for event in events:
             resource_type, resource_id, _, version = event.focus.split("/")
-            stored = await self.d.services.repository.version(
-                resource_type=resource_type, resource_id=resource_id, version=int(version)
-            )
-            found[event.focus] = stored.resource if stored is not None else None
-        return found
+            keys.append((resource_type, resource_id, int(version)))
+        found = await self.d.feed.versions(keys)
+        return {event.focus: found.get(key) for event, key in zip(events, keys, strict=True)}
 
-    async def _handshake(self, spec: SubscriptionSpec, state: SubscriptionState) -> SendResult:
-        facts = StatusFacts(self.id, "requested", spec.topic, state.events)
+    async def _handshake(self, spec: SubscriptionSpec) -> SendResult:
+        facts = StatusFacts(self.id, "requested", spec.topic, self.total)
         bundle = notification_bundle(
             facts, base_url=self.d.base_url, kind="handshake", now=self.d.clock.now()
         )
@@ -271,7 +287,7 @@ class _Delivery:
     def _next_due(self, spec: SubscriptionSpec, state: SubscriptionState) -> datetime:
         now = self.d.clock.now()
         moments: list[datetime] = []
-        if state.activate or state.pending:
+        if state.activate or self.window or not self.drained:
             moments.append(max(now, state.retry_at))
         if spec.kind is Kind.TOPIC and spec.heartbeat_seconds is not None and state.last_sent is not None:
             moments.append(max(state.last_sent + timedelta(seconds=spec.heartbeat_seconds), state.retry_at))
@@ -282,9 +298,12 @@ class _Delivery:
     # ----- recording ---------------------------------------------------------------------------------
 
     async def _record(self, progress: Progress) -> None:
-        self.state = await self.d.ledger.record(self.id, owner=self.d.instance, progress=progress)
+        lease_until = self.d.clock.now() + timedelta(seconds=self.d.settings.subscription_lease_seconds)
+        self.state = await self.d.ledger.record(
+            self.id, owner=self.d.instance, progress=progress, lease_until=lease_until
+        )
 
-    async def _failed(self, spec: SubscriptionSpec, result: SendResult, *, handshake: bool = False) -> None:
+    async def _failed(self, result: SendResult, *, handshake: bool = False) -> None:
         state = self.state
         assert state is not None
         failures = state.failures + 1
@@ -320,11 +339,11 @@ class _Delivery:
             )
 
     async def _stop(self, reason: str) -> None:
-        """Turn the subscription off and drop what it had queued."""
+        """Turn the subscription off and skip what it had queued."""
         d = self.d
         await self._turn(status="off", reason=reason)
-        state = self.state
-        assert state is not None
-        await self._record(Progress(delivered=state.events, status="off", error=reason))
+        await self._record(
+            Progress(delivered=await d.ledger.last_number(self.id), status="off", error=reason)
+        )
         logger.info("Subscription/%s turned off: %s", self.id, reason)
         await d.ledger.release(self.id, owner=d.instance, due=NEVER)

@@ -94,6 +94,7 @@ class SubscriptionRules:
             status="requested" if activate else "off",
             session=wctx.session,
         )
+        await self.ledger.open_counter(subscription_id=change.resource_id, session=wctx.session)
 
     # ----- checks ----------------------------------------------------------------------------------
 

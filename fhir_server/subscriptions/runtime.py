@@ -1,7 +1,7 @@
 """The subscription machinery of one process, started and stopped by the app's lifespan.
 
-Three background tasks: the change-stream watcher (matching, one process at a time), the deliverer
-(any process, per-subscription leases) and the appointment-reminder trigger (one process at a time).
+Two background tasks: the change-stream watcher (matching and the appointment-reminder trigger, one
+process at a time) and the deliverer (any process, per-subscription leases).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from fhir_server.subscriptions.delivery import Deliverer
 from fhir_server.subscriptions.endpoints import EndpointPolicy
 from fhir_server.subscriptions.matching import Matcher
 from fhir_server.subscriptions.owner import AlwaysAuthorized, CreatorAuthority
-from fhir_server.subscriptions.reminders import ReminderTrigger
 from fhir_server.subscriptions.sender import Sender
 from fhir_server.subscriptions.watcher import ChangeWatcher
 
@@ -59,21 +58,13 @@ class SubscriptionRuntime:
         self.deliverer = Deliverer(
             services=services,
             ledger=ledger,
+            feed=feed,
             sender=self.sender,
             authority=authority,
             clock=self.clock,
             instance=self.instance,
         )
         self.watcher = ChangeWatcher(
-            services=services,
-            feed=feed,
-            ledger=ledger,
-            matcher=matcher,
-            clock=self.clock,
-            instance=self.instance,
-            on_events=self.deliverer.wake.set,
-        )
-        self.reminders = ReminderTrigger(
             services=services,
             feed=feed,
             ledger=ledger,
@@ -89,7 +80,6 @@ class SubscriptionRuntime:
         self._tasks = [
             asyncio.create_task(self.watcher.run(self._stop), name="subscriptions-watcher"),
             asyncio.create_task(self.deliverer.run(self._stop), name="subscriptions-deliverer"),
-            asyncio.create_task(self.reminders.run(self._stop), name="subscriptions-reminders"),
         ]
 
     async def stop(self) -> None:

@@ -4,7 +4,12 @@ One process at a time watches (a lease in MongoDB, renewed while it runs; anothe
 over when it lapses). For each batch of changes it numbers and queues the events and stores the
 resume token of the batch's last change in one transaction, fenced by the lease: after a crash or
 restart the next watcher resumes just after the last batch whose events were queued, so nothing
-committed is missed and nothing is queued twice.
+committed is missed and nothing is queued twice. The same process runs the time-based trigger (the
+appointment reminder), whose watermark is stored the same way.
+
+Being the only writer of event numbers while it holds the lease, the watcher keeps the counters in
+memory (read when it takes the lease) and writes them with the events: a batch costs three round
+trips in its transaction, whatever the number of subscriptions.
 """
 
 from __future__ import annotations
@@ -13,17 +18,24 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from fhir_server.services import Services
-from fhir_server.store.change_feed import ChangeFeed, ChangeHistoryLost, ResourceChange, RuntimeCursor
+from fhir_server.store.change_feed import (
+    ChangeFeed,
+    ChangeHistoryLost,
+    ResourceChange,
+    ResourceChangeStream,
+    RuntimeCursor,
+)
 from fhir_server.store.repository import Session
 from fhir_server.store.subscription_ledger import SubscriptionLedger
 from fhir_server.subscriptions.clock import Clock
 from fhir_server.subscriptions.matching import Candidate, Matcher, Matches
 from fhir_server.subscriptions.model import Kind
 from fhir_server.subscriptions.registry import SubscriptionRegistry
+from fhir_server.subscriptions.reminders import AppointmentReminders
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +75,14 @@ class ChangeWatcher:
         self.instance = instance
         self.on_events = on_events
         self.registry = SubscriptionRegistry(services.repository, ledger)
-        self.lease_seconds = services.settings.subscription_lease_seconds
-        self.queue_limit = services.settings.subscription_queue_limit
+        self.reminders = AppointmentReminders(services)
+        settings = services.settings
+        self.lease_seconds = settings.subscription_lease_seconds
+        self.queue_limit = settings.subscription_queue_limit
+        self.wait = min(1.0, self.lease_seconds / 3, settings.subscription_reminder_interval_seconds)
+        self.counters: dict[str, int] = {}
+        self.watermark: datetime | None = None
+        self.watermark_unsaved = False  # moved on in memory, not stored yet
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -91,55 +109,59 @@ class ChangeWatcher:
     async def _follow(self, cursor: RuntimeCursor, stop: asyncio.Event) -> None:
         await self.feed.clear_probes()
         await self.registry.load()
-        token = cursor.token
+        self.counters = await self.ledger.last_numbers(list(self.registry.subscriptions))
+        self.watermark = cursor.watermark
+        # Events queued by a watcher that died before it could say so are looked at now.
+        await self.ledger.request_attention(None, now=self.clock.now())
+        stream = await self._open(cursor.token)
         try:
-            stream = await self.feed.open(token)
-        except ChangeHistoryLost:
-            logger.error(
-                "the stored change-stream position is older than the database keeps: changes since "
-                "it were not matched; watching from now"
-            )
-            token = None
-            stream = await self.feed.open(None)
-        try:
-            saved = token
-            if token is None:  # first start (or history lost): remember where watching began
-                saved = stream.idle_token
-                await self._save(saved)
-            renew_at = self.clock.now() + timedelta(seconds=self.lease_seconds / 3)
-            saved_at = self.clock.now()
-            while not stop.is_set():
-                now = self.clock.now()
-                if now >= renew_at:
-                    if (
-                        await self.feed.acquire(
-                            LEASE, owner=self.instance, now=now, seconds=self.lease_seconds
-                        )
-                        is None
-                    ):
-                        raise LeaseLost
-                    renew_at = now + timedelta(seconds=self.lease_seconds / 3)
-                batch = await stream.next_batch(max_changes=MAX_BATCH, wait=min(1.0, self.lease_seconds / 3))
-                if batch:
-                    await self._handle(batch)
-                    saved, saved_at = batch[-1].token, self.clock.now()
-                    continue
-                idle = stream.idle_token
-                if (
-                    idle is not None
-                    and idle != saved
-                    and now - saved_at >= timedelta(seconds=IDLE_SAVE_SECONDS)
-                ):
-                    # Nothing to match, but the position moves on: a restart after a long quiet
-                    # spell must not need history the database has pruned.
-                    await self._save(idle)
-                    saved, saved_at = idle, now
+            await self._watch(stream, cursor.token, stop)
         finally:
             await stream.close()
 
-    async def _save(self, token: Mapping[str, Any] | None) -> None:
-        if not await self.feed.save_token(LEASE, owner=self.instance, token=token):
+    async def _open(self, token: Mapping[str, Any] | None) -> ResourceChangeStream:
+        if token is not None:
+            try:
+                return await self.feed.open(token)
+            except ChangeHistoryLost:
+                logger.error(
+                    "the stored change-stream position is older than the database keeps: changes since "
+                    "it were not matched; watching from now"
+                )
+        stream = await self.feed.open(None)
+        # First start (or history lost): remember where watching began.
+        if not await self.feed.save_cursor(LEASE, owner=self.instance, token=stream.idle_token):
             raise LeaseLost
+        return stream
+
+    async def _watch(
+        self, stream: ResourceChangeStream, token: Mapping[str, Any] | None, stop: asyncio.Event
+    ) -> None:
+        saved, saved_at = token, self.clock.now()
+        renew_at = self.clock.now() + timedelta(seconds=self.lease_seconds / 3)
+        while not stop.is_set():
+            now = self.clock.now()
+            if now >= renew_at:
+                if (
+                    await self.feed.acquire(LEASE, owner=self.instance, now=now, seconds=self.lease_seconds)
+                    is None
+                ):
+                    raise LeaseLost
+                renew_at = now + timedelta(seconds=self.lease_seconds / 3)
+            await self._remind(now)
+            batch = await stream.next_batch(max_changes=MAX_BATCH, wait=self.wait)
+            if batch:
+                await self._handle(batch)
+                saved, saved_at = batch[-1].token, self.clock.now()
+                continue
+            idle = stream.idle_token
+            if idle is not None and idle != saved and now - saved_at >= timedelta(seconds=IDLE_SAVE_SECONDS):
+                # Nothing to match, but the position moves on: a restart after a long quiet spell
+                # must not need history the database has pruned.
+                await self._commit(Matches(), token=idle)
+                saved, saved_at = idle, now
+
+    # ----- changes ---------------------------------------------------------------------------------
 
     async def _handle(self, batch: Sequence[ResourceChange]) -> None:
         matches = Matches()
@@ -149,29 +171,20 @@ class ChangeWatcher:
             if change.resource_type in DEFINITIONS:
                 matches.add(await self._match(segment))
                 segment = []
-                await self.registry.refresh(
-                    change.resource_type, change.resource_id, None if change.deleted else change.resource
-                )
+                await self._refresh(change)
             else:
                 segment.append(change)
         matches.add(await self._match(segment))
-        last_token = batch[-1].token
-        now = self.clock.now()
-        drafts = matches.events
+        await self._commit(matches, token=batch[-1].token)
 
-        async def commit(session: Session) -> None:
-            if drafts:
-                await self.ledger.append(
-                    drafts=drafts, queue_limit=self.queue_limit, now=now, session=session
-                )
-            if not await self.feed.save_token(LEASE, owner=self.instance, token=last_token, session=session):
-                raise LeaseLost
-
-        await self.services.repository.transaction(commit)
-        for subscription_id in matches.unauthorized:  # a deliverer turns them off
-            await self.ledger.request_attention(subscription_id, now=now)
-        if drafts or matches.unauthorized:
-            self.on_events()
+    async def _refresh(self, change: ResourceChange) -> None:
+        await self.registry.refresh(
+            change.resource_type, change.resource_id, None if change.deleted else change.resource
+        )
+        if change.resource_type == "Subscription":
+            # A new Subscription's counter was written with it; a re-created one starts again.
+            self.counters.pop(change.resource_id, None)
+            self.counters.update(await self.ledger.last_numbers([change.resource_id]))
 
     async def _match(self, changes: Sequence[ResourceChange]) -> Matches:
         if not changes or not self.registry.subscriptions:
@@ -229,3 +242,51 @@ class ChangeWatcher:
             current=None if change.deleted else change.document,
             previous=before_document,
         )
+
+    # ----- the time-based trigger ------------------------------------------------------------------
+
+    async def _remind(self, now: datetime) -> None:
+        """Raise the appointment reminders that fell due since the last run (each interval)."""
+        since = self.watermark
+        if since is not None and now < since + self.reminders.interval:
+            return
+        if since is not None and not self.reminders.wanted(self.registry):
+            # Nobody to remind: the watermark moves on, stored with the next cursor write.
+            self.watermark, self.watermark_unsaved = now, True
+            return
+        matches = Matches()
+        if since is not None:
+            matches = await self.matcher.match(await self.reminders.candidates(since, now), self.registry)
+        await self._commit(matches, watermark=now)
+        self.watermark = now
+
+    # ----- queueing --------------------------------------------------------------------------------
+
+    async def _commit(
+        self, matches: Matches, *, token: Mapping[str, Any] | None = None, watermark: datetime | None = None
+    ) -> None:
+        """Queue the events and move the cursor, in one transaction fenced by the lease."""
+        drafts = {sid: events for sid, events in matches.events.items() if sid in self.counters}
+        counters = dict(self.counters)
+        if watermark is None and self.watermark_unsaved:
+            watermark = self.watermark
+
+        async def commit(session: Session) -> dict[str, int]:
+            numbered = await self.ledger.append(
+                drafts=drafts, counters=counters, queue_limit=self.queue_limit, session=session
+            )
+            if not await self.feed.save_cursor(
+                LEASE, owner=self.instance, token=token, watermark=watermark, session=session
+            ):
+                raise LeaseLost
+            return numbered
+
+        self.counters.update(await self.services.repository.transaction(commit))
+        if watermark is not None:
+            self.watermark_unsaved = False
+        # After the commit, not in it: deliverers write these state documents all the time. A crash
+        # right here is covered by the next watcher, which makes every subscription due at its start.
+        attention = [*drafts, *matches.unauthorized]  # unauthorized: a deliverer turns them off
+        if attention:
+            await self.ledger.request_attention(attention, now=self.clock.now())
+            self.on_events()

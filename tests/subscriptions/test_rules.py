@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from fhir_server.subscriptions.model import CHANNEL_TYPE
+from fhir_server.subscriptions.model import BACKPORT_PROFILE, CHANNEL_TYPE
 from tests.subscriptions.builders import TOPICS, create, criteria_subscription, read, topic_subscription
 from tests.subscriptions.conftest import SubAppFactory
 from tests.support import client_for
@@ -188,3 +188,16 @@ async def test_a_topic_the_server_cannot_evaluate_is_refused(shared_app: FastAPI
         await create(client, topic)  # a topic it can evaluate is stored, and usable
         usable = topic_subscription(HOOK, "http://example.org/SubscriptionTopic/custom")
         await create(client, usable)
+
+
+async def test_the_capability_statement_says_what_is_supported(shared_app: FastAPI) -> None:
+    async with client_for(shared_app) as client:
+        statement = await read(client, "/metadata")
+    resources = {entry["type"]: entry for entry in statement["rest"][0]["resource"]}
+    subscription = resources["Subscription"]
+    assert "rest-hook channel only" in subscription["documentation"]
+    assert BACKPORT_PROFILE in subscription["supportedProfile"]
+    operations = {op["name"]: op["definition"] for op in subscription["operation"]}
+    assert operations["status"].endswith("/backport-subscription-status")
+    assert operations["events"].endswith("/backport-subscription-events")
+    assert "read-only" in resources["SubscriptionTopic"]["documentation"]
