@@ -8,9 +8,13 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from fhir_server.access import AccessGate, AllowAll
+from fhir_server.auth import store as auth_store
 from fhir_server.auth.discovery import smart_security_component
 from fhir_server.auth.revocation_cache import RevocationCache
+from fhir_server.auth.users import get_user
+from fhir_server.bulk.exporter import install_bulk_export
 from fhir_server.capabilities import ServerCapabilities
+from fhir_server.conformance.profiles import ConformanceResources
 from fhir_server.conformance.registry import ConformanceRegistry
 from fhir_server.conformance.validator import ProfileValidator
 from fhir_server.definitions.publish import ReadOnlyConformance, publish_conformance
@@ -22,6 +26,7 @@ from fhir_server.documents.binaries import BINARY_ROUTES
 from fhir_server.guard import Guard
 from fhir_server.interactions.operation import OperationSpec
 from fhir_server.interactions.pipeline import Pipeline
+from fhir_server.jobs import JobRunner
 from fhir_server.operations.catalog import discover_operations
 from fhir_server.search.indexer import SearchIndexer
 from fhir_server.search.indexes import index_models
@@ -29,8 +34,12 @@ from fhir_server.search.service import SearchService
 from fhir_server.services import Services
 from fhir_server.settings import Settings
 from fhir_server.store.blobs import open_blob_store
+from fhir_server.store.jobs import JobStore
 from fhir_server.store.repository import ResourceRepository
 from fhir_server.store.schema import Schema
+from fhir_server.subscriptions.capability import subscription_capabilities
+from fhir_server.subscriptions.owner import ActiveAccounts
+from fhir_server.subscriptions.topics import shipped_topics
 from fhir_server.wiring import install_clinic_rules
 
 
@@ -67,14 +76,30 @@ async def build_services(
         guard=guard,
         blob_store=open_blob_store(settings),
         validator=validator,
+        jobs=job_runner(settings, db),
     )
     install_clinic_rules(services, validator, revocations)
+    install_bulk_export(services)
     install_custom_search_parameters(services, registry)
     repository.hooks.append(ReadOnlyConformance(validator.resources))
+    topics = ConformanceResources(shipped_topics())  # the clinic's SubscriptionTopics, read-only too
+    repository.hooks.append(ReadOnlyConformance(topics))
     if publish:
         await publish_conformance(services, validator.resources)
+        await publish_conformance(services, topics)
     await load_stored_search_parameters(services, registry)
     return services
+
+
+def job_runner(settings: Settings, db: AsyncDatabase[dict[str, Any]]) -> JobRunner:
+    """The background job runner on ``db`` (started by the app's lifespan, never by the CLI)."""
+    return JobRunner(
+        JobStore(db),
+        max_concurrent=settings.job_max_concurrent,
+        lease_seconds=settings.job_lease_seconds,
+        poll_seconds=settings.job_poll_seconds,
+        retention_seconds=settings.job_retention_seconds,
+    )
 
 
 def supported_profiles(validator: ProfileValidator) -> dict[str, list[str]]:
@@ -99,6 +124,7 @@ def server_capabilities(
         operations=operations,
         security=smart_security_component(settings),
         profiles_by_type=supported_profiles(validator),
+        resource_notes=subscription_capabilities(),
     )
 
 
@@ -130,3 +156,19 @@ async def assemble(
         settings, db, gate=gate, registry=registry, validator=validator, publish=publish
     )
     return build_pipeline(services, server_capabilities(settings, registry, validator, discover_operations()))
+
+
+def account_authority(db: AsyncDatabase[dict[str, Any]], *, cache_seconds: float = 10.0) -> ActiveAccounts:
+    """Whether a subscription's creator still has access, from the accounts and clients this server
+    keeps: a disabled user account or client stops its subscriptions (``fhir_server.subscriptions``).
+    Subjects and clients unknown here (external issuers, development tokens) keep their scopes."""
+
+    async def user_active(username: str) -> bool | None:
+        user = await get_user(db=db, username=username)
+        return None if user is None else bool(user.get("active", False))
+
+    async def client_active(client_id: str) -> bool | None:
+        client = await db[auth_store.CLIENTS].find_one({"_id": client_id}, {"active": 1})
+        return None if client is None else bool(client.get("active", False))
+
+    return ActiveAccounts(user_active=user_active, client_active=client_active, cache_seconds=cache_seconds)

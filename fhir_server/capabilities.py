@@ -70,6 +70,8 @@ class ServerCapabilities:
     operations: list[OperationSpec]
     security: dict[str, Any] | None = None
     profiles_by_type: dict[str, list[str]] = field(default_factory=dict)
+    # More of what a type's entry says (documentation, profiles), e.g. how subscriptions deliver.
+    resource_notes: dict[str, dict[str, Any]] = field(default_factory=dict)
     _published: tuple[int, PublishedStatement] | None = field(default=None, init=False, repr=False)
 
     def published(self) -> PublishedStatement:
@@ -104,11 +106,11 @@ class ServerCapabilities:
             "searchParam": [
                 {"name": "_type", "type": "token", "documentation": "Resource types searched at system level"}
             ],
-            "operation": [_operation(op) for op in self.operations_for(None)],
+            "operation": [_operation(op, None) for op in self.operations_for(None)],
         }
         if self.security:
             rest["security"] = self.security
-        return {
+        statement: dict[str, Any] = {
             "resourceType": "CapabilityStatement",
             "status": "active",
             "date": "2026-11-24",
@@ -121,6 +123,10 @@ class ServerCapabilities:
             "patchFormat": ["application/json-patch+json", "application/fhir+json"],
             "rest": [rest],
         }
+        instantiates = sorted({url for op in self.operations for url in op.instantiates})
+        if instantiates:
+            statement["instantiates"] = instantiates
+        return statement
 
     def _resource(self, resource_type: str) -> dict[str, Any]:
         params = self.registry.search_parameters(resource_type)
@@ -140,10 +146,14 @@ class ServerCapabilities:
             "searchRevInclude": ["*"],
             "searchParam": [_search_param(p) for p in params if p.code not in {"_has", "_type"}],
         }
-        if supported := self.profiles_by_type.get(resource_type):
+        notes = self.resource_notes.get(resource_type, {})
+        supported = [*self.profiles_by_type.get(resource_type, []), *notes.get("supportedProfile", [])]
+        if supported:
             entry["supportedProfile"] = supported
+        if "documentation" in notes:
+            entry["documentation"] = notes["documentation"]
         if operations := self.operations_for(resource_type):
-            entry["operation"] = [_operation(op) for op in operations]
+            entry["operation"] = [_operation(op, resource_type) for op in operations]
         return entry
 
 
@@ -156,6 +166,6 @@ def _search_param(param: SearchParamLike) -> dict[str, Any]:
     return declared
 
 
-def _operation(op: OperationSpec) -> dict[str, Any]:
-    declared = {"name": op.name, "definition": op.definition.get("url", f"OperationDefinition/{op.name}")}
-    return declared
+def _operation(op: OperationSpec, resource_type: str | None) -> dict[str, Any]:
+    definition = op.definition_for(resource_type)
+    return {"name": op.name, "definition": definition.get("url", f"OperationDefinition/{op.name}")}

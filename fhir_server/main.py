@@ -13,12 +13,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from fhir_server import __version__
-from fhir_server.api import fhir
+from fhir_server.api import bulk, fhir
 from fhir_server.api.compression import CompressionMiddleware
 from fhir_server.api.docs import install_docs
 from fhir_server.api.errors import install_error_handlers
 from fhir_server.api.openapi import fhir_openapi
-from fhir_server.assembly import build_pipeline, build_services, server_capabilities
+from fhir_server.assembly import account_authority, build_pipeline, build_services, server_capabilities
 from fhir_server.auth.authenticate import Authenticator
 from fhir_server.auth.routes import build_auth_router
 from fhir_server.auth.state import build_auth_state
@@ -29,12 +29,23 @@ from fhir_server.observability import configure_logging, db_command_listener, in
 from fhir_server.operations.catalog import discover_operations
 from fhir_server.settings import Settings, get_settings
 from fhir_server.store.mongo import connect
+from fhir_server.subscriptions.clock import Clock
+from fhir_server.subscriptions.owner import CreatorAuthority
+from fhir_server.subscriptions.runtime import SubscriptionRuntime
 
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The application for these settings (the environment's when None)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    subscription_clock: Clock | None = None,
+    creator_authority: CreatorAuthority | None = None,
+) -> FastAPI:
+    """The application for these settings (the environment's when None).
+
+    ``subscription_clock`` and ``creator_authority`` replace the subscription machinery's clock and
+    its check of creators' access (tests)."""
     settings = settings or get_settings()
     configure_logging(settings)
     registry = ConformanceRegistry.create()  # per app: custom parameters stay with their server
@@ -65,9 +76,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.authenticate = Authenticator(auth, settings)
         sweeper = BlobSweeper(settings=settings, db=handle.db, blob_store=services.blob_store)
         sweeper.start()
+        await services.jobs.start()  # background work: fhir_server.jobs
+        subscriptions = None
+        if settings.subscriptions_enabled:
+            subscriptions = SubscriptionRuntime(
+                services,
+                clock=subscription_clock,
+                authority=creator_authority or account_authority(handle.db),
+            )
+            await subscriptions.start()
+        app.state.subscriptions = subscriptions
         try:
             yield
         finally:
+            if subscriptions is not None:
+                await subscriptions.stop()
+            await services.jobs.stop()
             await sweeper.stop()
             await services.blob_store.close()
             await auth.aclose()
@@ -97,6 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_observability(app, settings)
     install_docs(app)
     app.include_router(build_auth_router(settings))
+    # Bulk export's status and file URLs come first: the FHIR adapter below takes every other path.
+    app.include_router(bulk.router, prefix="/fhir")
     # The whole FHIR API is one adapter over the pipeline; "/fhir" itself is the system level.
     app.include_router(fhir.router, prefix="/fhir")
     app.add_api_route("/fhir", fhir.fhir_base, methods=["GET", "HEAD", "POST"], include_in_schema=False)

@@ -14,6 +14,8 @@ from fhir_server.conformance.registry import ConformanceRegistry
 from fhir_server.context import RequestContext
 from fhir_server.errors import Issue
 from fhir_server.guard import Guard
+from fhir_server.jobs import JobRunner
+from fhir_server.search.export import Selection
 from fhir_server.settings import Settings
 from fhir_server.store.blobs import BlobStore
 from fhir_server.store.repository import ResourceRepository, Session
@@ -36,6 +38,30 @@ class Searcher(Protocol):
     def matching(
         self, *, resource_type: str, params: list[tuple[str, str]], limit: int
     ) -> AsyncIterator[dict[str, Any]]: ...
+
+    def check_criteria(self, *, resource_type: str, params: list[tuple[str, str]]) -> None: ...
+
+    async def criteria_filter(
+        self,
+        *,
+        resource_type: str,
+        params: list[tuple[str, str]],
+        session: Session | None = None,
+        ctx: RequestContext | None = None,
+        gate: AccessGate | None = None,
+    ) -> dict[str, Any]: ...
+
+    def export_slice(
+        self,
+        *,
+        ctx: RequestContext,
+        gate: AccessGate,
+        selection: Selection,
+        after: str | None,
+        limit: int,
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]: ...
+
+    def check_filters(self, resource_type: str, filters: list[list[tuple[str, str]]]) -> None: ...
 
     async def search(
         self,
@@ -84,6 +110,7 @@ class Services:
     guard: Guard
     blob_store: BlobStore
     validator: Validator
+    jobs: JobRunner  # background work (bulk export ...): the app's lifespan starts and stops it
     write_checks: list[WriteCheck] = field(default_factory=list)
     write_transforms: list[WriteTransform] = field(default_factory=list)
 

@@ -196,6 +196,108 @@ class Settings(BaseSettings):
         "larger ones leave `data` out (fetch the raw content instead).",
     )
 
+    # --- subscriptions ---
+    subscriptions_enabled: bool = Field(
+        default=True,
+        description="Run the subscription machinery in this process (change-stream matching, delivery, "
+        "reminders). Every instance may run it: leases in MongoDB keep each piece of work to one.",
+    )
+    subscription_allowed_endpoints: str = Field(
+        default="[]",
+        description='JSON list of origins notifications may go to, e.g. ["https://lab.example.org", '
+        '"https://*.ehr.example", "http://127.0.0.1:*"]; a port, `:*` (any port) or none (the scheme\'s '
+        "default). `http` only for loopback hosts. Empty: no Subscription can be created.",
+    )
+    subscription_delivery_concurrency: int = Field(
+        default=8, ge=1, description="Subscriptions one process delivers to at the same time."
+    )
+    subscription_retry_base_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="First retry delay after a failed delivery (doubles each time, with jitter).",
+    )
+    subscription_retry_max_seconds: float = Field(
+        default=600.0, gt=0, description="Longest delay between two delivery attempts."
+    )
+    subscription_error_after_failures: int = Field(
+        default=3,
+        ge=1,
+        description="Consecutive failed deliveries that turn a subscription's status to `error`.",
+    )
+    subscription_queue_limit: int = Field(
+        default=10000,
+        ge=1,
+        description="Most undelivered notifications kept per subscription; older ones are dropped "
+        "(the receiver sees the gap in event numbers).",
+    )
+    subscription_event_retention: int = Field(
+        default=1000, ge=0, description="Delivered events kept per subscription for `$events`."
+    )
+    subscription_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Delivery timeout when a subscription gives none (`backport-timeout`).",
+    )
+    subscription_max_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="Longest delivery timeout a subscription may ask for."
+    )
+    subscription_min_heartbeat_seconds: int = Field(
+        default=10, ge=1, description="Shortest heartbeat period a subscription may ask for."
+    )
+    subscription_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a process holds a subscription (or the change stream) "
+        "before another may take it over, unless renewed.",
+    )
+    subscription_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often a process looks for deliveries due (work found by its own "
+        "change-stream watcher starts at once).",
+    )
+    subscription_reminder_lead_seconds: int = Field(
+        default=24 * 3600,
+        ge=60,
+        description="How long before an appointment's start the appointment-reminder topic fires.",
+    )
+    subscription_reminder_interval_seconds: float = Field(
+        default=60.0, gt=0, description="How often the appointment-reminder trigger runs."
+    )
+
+    # --- background jobs and bulk export ---
+    job_max_concurrent: int = Field(
+        default=2,
+        ge=0,
+        description="Background jobs (bulk exports ...) one server instance runs at once; "
+        "0: this instance runs none (other instances do).",
+    )
+    job_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a running job stays with its instance without a heartbeat: a killed "
+        "instance's jobs are taken over (and resume from their last checkpoint) after it.",
+    )
+    job_poll_seconds: float = Field(
+        default=2.0, gt=0, description="How often an idle instance looks for queued or abandoned jobs."
+    )
+    job_retention_seconds: int = Field(
+        default=24 * 3600,
+        ge=0,
+        description="How long finished jobs and their files (export NDJSON) are kept before removal.",
+    )
+    bulk_export_file_resources: int = Field(
+        default=50_000,
+        ge=1,
+        description="Most resources in one NDJSON file of a bulk export (more are split over "
+        "several files); each file is a checkpoint an interrupted export resumes after.",
+    )
+    bulk_export_presigned_downloads: bool = Field(
+        default=False,
+        description="With the S3 blob store: answer export file downloads, after the token check, "
+        "with a redirect to a presigned URL valid for 5 minutes.",
+    )
+
     # --- observability ---
     log_level: str = Field(default="INFO", description="Log level.")
     sentry_dsn: str | None = Field(default=None, description="Sentry DSN; unset disables error tracking.")

@@ -1,4 +1,5 @@
-"""The clinic's rules, attached to the generic core: profile policy, scheduling, documents, finance.
+"""The clinic's rules, attached to the generic core: profile policy, scheduling, documents, finance,
+subscriptions.
 
 Each concern installs its own write checks, transforms and repository hooks; this is the one
 place that lists them.
@@ -15,6 +16,7 @@ from fhir_server.finance.install import install_finance
 from fhir_server.identifiers import install_unique_identifiers
 from fhir_server.scheduling.install import install_scheduling
 from fhir_server.services import Services
+from fhir_server.subscriptions import install_subscriptions
 
 
 def install_profile_policy(services: Services, validator: ProfileValidator) -> None:
@@ -34,3 +36,4 @@ def install_clinic_rules(
     install_finance(services)
     install_documents(services)
     install_staff_sync(services, revocations)
+    install_subscriptions(services)

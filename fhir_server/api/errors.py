@@ -6,7 +6,6 @@ import logging
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from pymongo.errors import ConnectionFailure, ExecutionTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,6 +13,7 @@ from starlette.responses import Response
 from fhir_server.api.negotiation import FHIR_JSON, wants_pretty
 from fhir_server.errors import FhirError, Issue, ServiceUnavailable, operation_outcome
 from fhir_server.jsonio import dump_json
+from fhir_server.store.mongo import UNAVAILABLE_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +81,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FhirError, _fhir_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(ConnectionFailure, _database_unavailable)
-    app.add_exception_handler(ExecutionTimeout, _database_unavailable)
+    for unavailable in UNAVAILABLE_ERRORS:
+        app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)

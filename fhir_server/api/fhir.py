@@ -52,17 +52,19 @@ def _target(path: str) -> Target:
         raise NotFound(f"no FHIR endpoint at /fhir/{path}") from None
 
 
-def _prefer(request: Request) -> tuple[ReturnPreference, bool]:
-    """``Prefer: return=...`` and whether ``handling=lenient`` was asked for."""
+def _prefer(request: Request) -> tuple[ReturnPreference, bool, bool]:
+    """``Prefer: return=...``, whether ``handling=lenient`` and whether ``respond-async`` were asked for."""
     choice: ReturnPreference = "representation"
-    lenient = False
+    lenient = respond_async = False
     for part in request.headers.get("prefer", "").replace(",", ";").split(";"):
         name, _, value = part.strip().partition("=")
         if name == "return" and value in _RETURNS:
             choice = value  # type: ignore[assignment]
         elif name == "handling" and value == "lenient":
             lenient = True
-    return choice, lenient
+        elif name == "respond-async":
+            respond_async = True
+    return choice, lenient, respond_async
 
 
 def _if_match(request: Request) -> int | None:
@@ -193,7 +195,7 @@ async def fhir(path: str, request: Request) -> Response:
     target = _target(path)
     route = pipeline.route(request.method, target)
     _mark(request, route, target)
-    prefer, lenient = _prefer(request)
+    prefer, lenient, respond_async = _prefer(request)
     ctx = await _context(request, route, lenient)
     binary_read = target.resource_type == "Binary" and route.method == "GET" and target.shape in _BINARY_READS
     media = None if binary_read else response_media_type(request)  # 406 before any work is done
@@ -208,6 +210,7 @@ async def fhir(path: str, request: Request) -> Response:
         content_type=media_type(request.headers.get("content-type")) or None,
         conditions=_conditions(request),
         prefer_return=prefer,
+        prefer_async=respond_async,
     )
     outcome = await pipeline.dispatch(call, route)
     if binary_read and outcome.stored is not None and outcome.body is not None:

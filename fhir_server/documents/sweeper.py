@@ -25,25 +25,22 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 import anyio.to_thread
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from fhir_server.documents.blob_ref import blob_ref_of
 from fhir_server.settings import Settings
-from fhir_server.store import documents as f
 from fhir_server.store.blob_local import INCOMING_DIR
+from fhir_server.store.blob_sweep import DATABASE_ERRORS, binary_versions, take_lease
 from fhir_server.store.blobs import BlobStore
+from fhir_server.store.mongo import Database
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 logger = logging.getLogger(__name__)
 
-Document = dict[str, Any]
-JOBS_COLLECTION: Final = "jobs"
 SWEEP_JOB: Final = "blob-sweep"
 FIRST_SWEEP_DELAY_SECONDS: Final = 60.0
 _KEY_LENGTH: Final = 32
@@ -164,20 +161,13 @@ def open_inventory(settings: Settings) -> BlobInventory:
     return S3Inventory(client, bucket=str(settings.s3_bucket), prefix=settings.s3_prefix)
 
 
-async def named_blob_keys(db: AsyncDatabase[Document]) -> set[str]:
+async def named_blob_keys(db: Database) -> set[str]:
     """Every blob key a version (current or past) of a Binary names."""
     keys: set[str] = set()
-    projection = {f"{f.RESOURCE}.meta": 1}
-    sources = (
-        db[f.resource_collection_name("Binary")].find({}, projection),
-        db[f.HISTORY_COLLECTION].find({f.H_TYPE: "Binary"}, projection),
-    )
-    for cursor in sources:
-        async for doc in cursor:
-            resource = doc.get(f.RESOURCE)
-            ref = blob_ref_of(resource) if isinstance(resource, dict) else None
-            if ref is not None:
-                keys.add(ref.key)
+    async for resource in binary_versions(db):
+        ref = blob_ref_of(resource)
+        if ref is not None:
+            keys.add(ref.key)
     return keys
 
 
@@ -190,7 +180,7 @@ class SweepReport:
 
 async def sweep_blobs(
     *,
-    db: AsyncDatabase[Document],
+    db: Database,
     blob_store: BlobStore,
     inventory: BlobInventory,
     min_age: timedelta,
@@ -209,24 +199,10 @@ async def sweep_blobs(
     return SweepReport(deleted=len(orphans), unfinished=unfinished, kept=len(candidates) - len(orphans))
 
 
-async def take_lease(db: AsyncDatabase[Document], *, job: str, seconds: float, holder: str) -> bool:
-    """Whether we may run ``job`` now: at most one holder per ``seconds``, across processes."""
-    now = datetime.now(UTC)
-    try:
-        await db[JOBS_COLLECTION].update_one(
-            {"_id": job, "until": {"$lt": now}},
-            {"$set": {"until": now + timedelta(seconds=seconds), "holder": holder}},
-            upsert=True,
-        )
-    except DuplicateKeyError:  # the document exists and its lease has not run out
-        return False
-    return True
-
-
 class BlobSweeper:
     """Runs ``sweep_blobs`` every ``settings.blob_sweep_interval`` seconds in the background."""
 
-    def __init__(self, *, settings: Settings, db: AsyncDatabase[Document], blob_store: BlobStore) -> None:
+    def __init__(self, *, settings: Settings, db: Database, blob_store: BlobStore) -> None:
         self.settings = settings
         self.db = db
         self.blob_store = blob_store
@@ -246,7 +222,7 @@ class BlobSweeper:
     async def run_once(self) -> SweepReport | None:
         """One sweep if this process holds the lease (None when another does)."""
         interval = self.settings.blob_sweep_interval
-        if not await take_lease(self.db, job=SWEEP_JOB, seconds=interval * 0.9, holder=self.holder):
+        if not await take_lease(self.db, chore=SWEEP_JOB, seconds=interval * 0.9, holder=self.holder):
             return None
         return await sweep_blobs(
             db=self.db,
@@ -260,7 +236,7 @@ class BlobSweeper:
         while True:
             try:
                 await self.run_once()
-            except PyMongoError as error:  # the database is down: next time
+            except DATABASE_ERRORS as error:  # the database is down: next time
                 logger.warning("blob sweep skipped", extra={"error_type": type(error).__name__})
             except Exception:  # the store failed: say so, and keep sweeping later
                 logger.exception("blob sweep failed")

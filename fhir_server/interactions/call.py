@@ -49,6 +49,7 @@ class Call:
     content_type: str | None = None  # the body's media type (decides JSON Patch vs FHIRPath Patch)
     conditions: Conditions = field(default_factory=Conditions)
     prefer_return: ReturnPreference = "representation"
+    prefer_async: bool = False  # Prefer: respond-async (bulk export kick-off requires it)
     session: Session | None = None  # a transaction's: the call runs inside it
     assigned_id: str | None = None  # an id the server chose beforehand (transactions), never a client's
 

@@ -73,6 +73,17 @@ class OperationSpec:
     # runs; the handler checks each resource it touches like any interaction does.
     interaction: Interaction = Interaction.OPERATION
     administrative: bool = False  # True: administrators only ($reindex ...)
+    # More OperationDefinitions under the same name, for other levels or types (Bulk Data's
+    # $export has one for the system, one for Patient, one for Group); see ``definition_for``.
+    variants: tuple[dict[str, Any], ...] = ()
+    instantiates: tuple[str, ...] = ()  # CapabilityStatements offering this operation implements
+
+    def definition_for(self, resource_type: str | None) -> dict[str, Any]:
+        """The definition declared for the system level (None) or for a resource type."""
+        definitions = (self.definition, *self.variants)
+        if resource_type is None:
+            return next((d for d in definitions if d.get("system")), self.definition)
+        return next((d for d in definitions if resource_type in d.get("resource", ())), self.definition)
 
 
 def as_outcome(result: OperationResult) -> Outcome:

@@ -1,7 +1,8 @@
 """``_include`` and ``_revinclude`` (named, ``*``, ``:iterate``), read from the stored index.
 
 References come from the ``ix`` entries of the page's documents (already relative "Type/id"), so
-no resource is re-parsed. Every fetch carries the caller's access constraint for the fetched
+no resource is re-parsed; ``_revinclude=*`` (and ``Type:*``) reads the stored ``refs`` list instead,
+every local reference a resource makes. Every fetch carries the caller's access constraint for the fetched
 type, and ``gate.can_see`` is asked once more for each resource before it joins the page.
 """
 
@@ -15,12 +16,13 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from fhir_server.conformance.registry import ConformanceRegistry
+from fhir_server.errors import Forbidden
 from fhir_server.search import fields as f
 from fhir_server.search.clauses import Clause, build_filter
 from fhir_server.search.fhirpath import reference_type
 from fhir_server.search.query import IncludeSpec
 from fhir_server.search.resolver import NOT_DELETED
-from fhir_server.store.documents import resource_collection_name
+from fhir_server.store.documents import REFERENCES, resource_collection_name
 
 MAX_ITERATIONS = 4
 
@@ -110,15 +112,36 @@ class IncludeLoader:
         return rows
 
     async def _reverse(self, spec: IncludeSpec, frontier: list[Row], seen: set[str]) -> list[Row]:
-        if spec.source_type == "*" or spec.param is None:
-            return []
         refs = [row.key for row in frontier if spec.target in (None, row.resource_type)]
         if not refs:
             return []
-        rows = await self._fetch(spec.source_type, [(f.main_field(spec.param), {"$in": refs})])
+        if spec.param is not None:
+            rows = await self._fetch(spec.source_type, [(f.main_field(spec.param), {"$in": refs})])
+        else:
+            rows = await self._referring(spec.source_type, refs)
         fresh = [row for row in rows if row.key not in seen]
         seen.update(row.key for row in fresh)
         return fresh
+
+    async def _referring(self, source_type: str, refs: list[str]) -> list[Row]:
+        """``_revinclude=*`` / ``Type:*``: resources (of any type / of one) referring to the page's
+        through any reference, read from the stored ``refs`` list (indexed in every collection).
+        Types the caller may not search are left out, as what it may not see always is."""
+        if source_type != "*":
+            types = [source_type]
+        else:
+            prefix = resource_collection_name("")
+            names = await self.db.list_collection_names(session=self.session)
+            types = sorted(n[len(prefix) :] for n in names if n.startswith(prefix))
+            types = [t for t in types if self.registry.is_resource_type(t)]
+        rows: list[Row] = []
+        for resource_type in types:
+            try:
+                rows += await self._fetch(resource_type, [(REFERENCES, {"$in": refs})])
+            except Forbidden:
+                if source_type != "*":
+                    raise
+        return rows
 
     async def _fetch(self, resource_type: str, conditions: list[tuple[str, Any]]) -> list[Row]:
         constraint = await self.constraint(resource_type)

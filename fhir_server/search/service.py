@@ -27,6 +27,7 @@ from fhir_server.search import fields as f
 from fhir_server.search import paging as p
 from fhir_server.search import totals
 from fhir_server.search.clauses import Clause, build_filter
+from fhir_server.search.export import Selection, check_filters, slice_of
 from fhir_server.search.includes import IncludeLoader, Row
 from fhir_server.search.query import PAGE_PARAM, QueryParser, SearchQuery
 from fhir_server.search.resolver import NOT_DELETED, Resolver
@@ -87,6 +88,32 @@ class SearchService:
         constraint is AND-ed in (chains included), so a conditional write never matches, nor
         reveals, a resource the caller may not see. Without them: no access constraint.
         """
+        query = await self.criteria_filter(
+            resource_type=resource_type, params=params, session=session, ctx=ctx, gate=gate
+        )
+        collection = self.db[resource_collection_name(resource_type)]
+        cursor = collection.find(query, {f.ID: 1}, limit=limit, session=session)
+        return [doc[f.ID] async for doc in cursor]
+
+    def check_criteria(self, *, resource_type: str, params: list[tuple[str, str]]) -> None:
+        """Raise ``BadRequest`` unless these are valid strict search criteria on the type."""
+        if not self.registry.is_resource_type(resource_type):
+            raise BadRequest(f"unknown resource type '{resource_type}'")
+        self.parser(now=datetime.now(UTC)).criteria_for(resource_type, params)
+
+    async def criteria_filter(
+        self,
+        *,
+        resource_type: str,
+        params: list[tuple[str, str]],
+        session: Session | None = None,
+        ctx: RequestContext | None = None,
+        gate: AccessGate | None = None,
+    ) -> dict[str, Any]:
+        """The MongoDB filter a strict search of these criteria applies to the type's stored
+        documents (deletions excluded; with ``ctx`` and ``gate``, that caller's access constraint
+        AND-ed in). Chains and ``_has`` are resolved now: the filter is a snapshot, to use at once.
+        Subscriptions run it on the versions a change stream brings (``fhir_server.subscriptions``)."""
         if not self.registry.is_resource_type(resource_type):
             raise BadRequest(f"unknown resource type '{resource_type}'")
         parser = self.parser(now=datetime.now(UTC))
@@ -94,7 +121,7 @@ class SearchService:
         if ctx is not None and gate is not None:
             gate.check_search(ctx, resource_type, params)
         constraint = (
-            _ConstraintCache(ctx, gate, parser, self, session)
+            AccessConstraint(ctx, gate, parser, self, session)
             if ctx is not None and gate is not None
             else None
         )
@@ -107,10 +134,7 @@ class SearchService:
         clauses = await resolver.clauses(resource_type, criteria)
         if constraint is not None:
             clauses = [*clauses, *await constraint.clauses(resource_type)]
-        query = build_filter(clauses, trailing=[NOT_DELETED])
-        collection = self.db[resource_collection_name(resource_type)]
-        cursor = collection.find(query, {f.ID: 1}, limit=limit, session=session)
-        return [doc[f.ID] async for doc in cursor]
+        return build_filter(clauses, trailing=[NOT_DELETED])
 
     async def duplicate_identifiers(
         self, *, resource_type: str, system: str, limit: int = 1000
@@ -146,6 +170,24 @@ class SearchService:
         async for doc in collection.find(query, {f.RESOURCE: 1}, limit=limit, batch_size=1000):
             yield doc[f.RESOURCE]
 
+    # ----- bulk export ----------------------------------------------------------------------------
+
+    def export_slice(
+        self,
+        *,
+        ctx: RequestContext,
+        gate: AccessGate,
+        selection: Selection,
+        after: str | None,
+        limit: int,
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """Up to ``limit`` resources of an export selection after an id, in id order (``export``)."""
+        return slice_of(self, ctx=ctx, gate=gate, selection=selection, after=after, limit=limit)
+
+    def check_filters(self, resource_type: str, filters: list[list[tuple[str, str]]]) -> None:
+        """Each parameter set a valid strict search of the type (BadRequest naming the parameter)."""
+        check_filters(self, resource_type, filters)
+
     # ----- search ----------------------------------------------------------------------------------
 
     async def search(
@@ -164,7 +206,7 @@ class SearchService:
         query = parser.parse(resource_types=scope.types, params=params, system=scope.system)
         for searched in query.resource_types:
             gate.check_search(ctx, searched, params)  # no search by what the caller may not see
-        constraint = _ConstraintCache(ctx, gate, parser, self, session)
+        constraint = AccessConstraint(ctx, gate, parser, self, session)
         resolver = Resolver(
             self.db, hop_limit=self.settings.search_hop_limit, constraint=constraint.clauses, session=session
         )
@@ -199,7 +241,8 @@ class SearchService:
             else:
                 existing = set(await self._existing_types(session))
                 types = [t for t in members if t in existing]
-            return _Scope(types, base_path, False, f"{ctype}/{cid}")
+            # [base]/Patient/1/*?_type=Observation,Condition: a compartment-wide search takes _type.
+            return _Scope(types, base_path, resource_type is None, f"{ctype}/{cid}")
         if resource_type is not None:
             return _Scope([resource_type], f"{ctx.base_url}/{resource_type}", False, None)
         types = [] if any(name == "_type" for name, _ in params) else await self._existing_types(session)
@@ -215,7 +258,7 @@ class SearchService:
         )
 
 
-class _ConstraintCache:
+class AccessConstraint:
     """The caller's access constraint per type, as clauses (computed once per search)."""
 
     def __init__(
@@ -270,7 +313,7 @@ class _Page:
         query: SearchQuery,
         scope: _Scope,
         filters: dict[str, list[Clause]],
-        constraint: _ConstraintCache,
+        constraint: AccessConstraint,
         now: datetime,
         session: Session | None,
     ) -> None:

@@ -19,7 +19,7 @@ from typing import Any, Final, TypeVar
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ServerSelectionTimeoutError
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, ServerSelectionTimeoutError
 from pymongo.monitoring import CommandListener, TopologyListener
 
 from fhir_server.errors import ServiceUnavailable
@@ -32,6 +32,9 @@ from fhir_server.store.supervisor import HEARTBEAT_SECONDS, DatabaseAvailability
 logger = logging.getLogger(__name__)
 
 Document = dict[str, Any]
+Database = AsyncDatabase[Document]
+# Failures that say the database cannot answer now (unreachable, failed over, timed out): a 503.
+UNAVAILABLE_ERRORS: Final[tuple[type[Exception], ...]] = (ConnectionFailure, ExecutionTimeout)
 Session = AsyncClientSession
 T = TypeVar("T")
 EMBEDDED_LOG: Final = "embedded-db.log"

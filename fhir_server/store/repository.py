@@ -622,6 +622,11 @@ class ResourceRepository:
                 kept.append(version)
         return kept
 
+    def document_of(self, resource: dict[str, Any], version: int, moment: datetime) -> Document:
+        """The stored shape of a version, search index included (to run a search filter on a past
+        version, as subscriptions do for a topic's ``previous`` criteria)."""
+        return self._document(resource, version, moment)
+
     # ----- internals -----------------------------------------------------------------------------
 
     def _document(self, resource: dict[str, Any], version: int, moment: datetime) -> Document:

@@ -36,6 +36,15 @@ SHARED_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([(f.BR_BINARY, ASCENDING)], name="b"),
         IndexModel([(f.BR_REFERRER, ASCENDING)], name="r"),
     ],
+    # Deliverers look for what is due; $events and delivery read one subscription's events in order.
+    f.SUBSCRIPTION_STATE_COLLECTION: [IndexModel([(f.SS_DUE, ASCENDING)], name="due")],
+    f.SUBSCRIPTION_EVENTS_COLLECTION: [
+        IndexModel([(f.SE_SUBSCRIPTION, ASCENDING), (f.SE_NUMBER, ASCENDING)], name="s_n", unique=True)
+    ],
+    f.JOBS_COLLECTION: [
+        IndexModel([(f.J_STATE, ASCENDING), (f.J_LEASE, ASCENDING)], name="state_lease"),
+        IndexModel([(f.J_EXPIRES, ASCENDING)], name="expires"),
+    ],
 }
 
 
