@@ -8,6 +8,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from fhir_server.access import AccessGate, AllowAll
+from fhir_server.audit.install import AUDIT_ROUTES, audit_gate, install_audit, observe
 from fhir_server.auth.discovery import smart_security_component
 from fhir_server.capabilities import ServerCapabilities
 from fhir_server.conformance.registry import ConformanceRegistry
@@ -49,7 +50,7 @@ async def build_services(
     """
     registry = registry or ConformanceRegistry.create()
     validator = validator or ProfileValidator.from_directories()
-    gate = gate or AllowAll()
+    gate = audit_gate(gate or AllowAll(), settings)
     indexer = SearchIndexer(registry, base_url=settings.base_url)
     schema = Schema(db, partial(index_models, registry))
     await schema.create_shared()
@@ -69,6 +70,7 @@ async def build_services(
     install_clinic_rules(services, validator)
     install_custom_search_parameters(services, registry)
     repository.hooks.append(ReadOnlyConformance(validator.resources))
+    install_audit(services)  # last: a write the other hooks refuse costs no audit insert
     if publish:
         await publish_conformance(services, validator.resources)
     await load_stored_search_parameters(services, registry)
@@ -102,13 +104,16 @@ def server_capabilities(
 
 def build_pipeline(services: Services, capabilities: ServerCapabilities) -> Pipeline:
     """The interaction pipeline over these services: the core dispatch table, Binary's raw
-    content rows, and the ``$operations`` the capabilities declare."""
-    return Pipeline(
+    content rows, AuditEvent's rows, the ``$operations`` the capabilities declare, and the audit
+    trail observing every call."""
+    pipeline = Pipeline(
         services=services,
         operations=capabilities.operations,
         capability_statement=capabilities.statement,
-        routes=BINARY_ROUTES,
+        routes=(*BINARY_ROUTES, *AUDIT_ROUTES),
     )
+    observe(pipeline)
+    return pipeline
 
 
 async def assemble(

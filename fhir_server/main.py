@@ -17,6 +17,7 @@ from fhir_server.api import fhir
 from fhir_server.api.errors import install_error_handlers
 from fhir_server.api.openapi import fhir_openapi
 from fhir_server.assembly import build_pipeline, build_services, server_capabilities
+from fhir_server.audit.install import audit_trail
 from fhir_server.auth.authenticate import Authenticator
 from fhir_server.auth.routes import build_auth_router
 from fhir_server.auth.state import build_auth_state
@@ -54,9 +55,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.blob_store = services.blob_store  # for the readiness check
         app.state.pipeline = build_pipeline(services, capabilities)
         app.state.authenticate = Authenticator(auth, settings)
+        app.state.audit = trail = audit_trail(services)  # auth reports security events to it
+        if trail is not None:
+            await trail.start()
         try:
             yield
         finally:
+            if trail is not None:
+                await trail.close()
             await services.blob_store.close()
             await auth.aclose()
             await handle.close()
