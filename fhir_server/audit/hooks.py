@@ -11,6 +11,7 @@ repository (the audit log writes them), and a Provenance, once recorded, is neve
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Final
 
 from fhir_server.audit import vocabulary as v
@@ -58,6 +59,13 @@ def written_version(change: Change) -> str:
     return f"{key}/_history/{number}"
 
 
+def written_at(change: Change) -> datetime:
+    """The moment of the write: the new version's ``lastUpdated`` (a deletion's is not returned)."""
+    if change.current is not None:
+        return datetime.fromisoformat(change.current["meta"]["lastUpdated"].replace("Z", "+00:00"))
+    return now()
+
+
 class AuditWriteHook:
     def __init__(self, *, trail: AuditTrail, indexer: Indexer, validator: Validator) -> None:
         self.trail = trail
@@ -71,7 +79,7 @@ class AuditWriteHook:
         refuse_audit_change(change.resource_type, existing=change.previous is not None)
         consequence = wctx.cause is not None
         caller = Caller.of(wctx.cause or wctx.ctx)
-        recorded = now()
+        recorded = written_at(change)
         version = written_version(change)
         content = change.current if change.current is not None else change.previous
         patients = [
@@ -105,7 +113,7 @@ class AuditWriteHook:
         mark_written(wctx.ctx, version)
         self.writer.outbox_written()
 
-    async def _client_provenance(self, wctx: WriteContext, version: str, recorded: Any) -> None:
+    async def _client_provenance(self, wctx: WriteContext, version: str, recorded: datetime) -> None:
         client = client_provenance(wctx.ctx)
         if client is None:
             return

@@ -136,6 +136,12 @@ class AuditObserver:
         interaction = route.interaction
         if interaction in NOT_AUDITED:
             return
+        if (
+            interaction is Interaction.BATCH
+            and isinstance(call.body, dict)
+            and call.body.get("type") == "transaction"
+        ):
+            interaction = Interaction.TRANSACTION  # one route serves both kinds of bundle
         written = take_written(call.ctx)
         if interaction in WRITES and error is None and written:
             return  # the hook's AuditEvent committed with the write
