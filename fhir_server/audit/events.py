@@ -209,10 +209,13 @@ def per_patient(
     recorded: datetime,
     touched: list[Touched],
     extra: list[JsonDict],
+    named: Iterable[str] = (),
 ) -> list[JsonDict]:
     """One event per patient whose data was touched (with that patient's resources only), one for
-    resources of no patient, and one in any case (a search that found nothing is still recorded)."""
-    by_patient: dict[str | None, list[str]] = {}
+    resources of no patient, and one in any case (a search that found nothing is still recorded).
+    ``named``: patients the request asked about (a search by patient that found nothing is still
+    in that patient's log)."""
+    by_patient: dict[str | None, list[str]] = {patient: [] for patient in named}
     for item in touched:
         for patient in item.patients or (None,):
             by_patient.setdefault(patient, []).append(item.reference)

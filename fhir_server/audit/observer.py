@@ -10,6 +10,7 @@ call (401, 403, 404, 409, 412, 422 ...), with the error's status.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +25,7 @@ from fhir_server.errors import FhirError
 from fhir_server.interactions.call import Call
 from fhir_server.interactions.outcome import Outcome
 from fhir_server.interactions.route import Route
-from fhir_server.interactions.target import Target
+from fhir_server.interactions.target import Shape, Target
 from fhir_server.store.repository import now
 
 JsonDict = dict[str, Any]
@@ -34,6 +35,7 @@ NOT_DATA: Final = frozenset({"Bundle", "OperationOutcome", "Parameters", "Capabi
 _WRITTEN_KEY: Final = "fhir_server.audit.written"  # RequestContext.scratch: writes the hook recorded
 _QUERY_SHAPED: Final = frozenset({Interaction.SEARCH_TYPE, Interaction.SEARCH_SYSTEM, Interaction.OPERATION})
 _FORMAT_PARAMS: Final = frozenset({"_format", "_pretty"})
+_ID: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _BUNDLES: Final = frozenset({Interaction.BATCH, Interaction.TRANSACTION})
 
 
@@ -68,6 +70,26 @@ def query_text(method: str, target: Target, params: list[tuple[str, str]]) -> st
     shown = [(name, value) for name, value in params if name not in _FORMAT_PARAMS]
     path = target.path()
     return f"{method} {path}?{urlencode(shown)}" if shown else f"{method} {path}"
+
+
+def named_patients(target: Target, params: list[tuple[str, str]]) -> list[str]:
+    """Patients a request names (BALP's patient query): a Patient compartment, ``Patient/x`` in
+    a parameter value, ``patient=x``, ``Patient?_id=x``."""
+    found: list[str] = []
+    if target.shape is Shape.COMPARTMENT and target.resource_type == "Patient" and target.resource_id:
+        found.append(f"Patient/{target.resource_id}")
+    for name, value in params:
+        base = name.split(":", 1)[0].split(".", 1)[0]
+        for item in value.split(","):
+            reference = item.rsplit("/_history/", 1)[0]
+            tail = reference.rsplit("Patient/", 1)
+            if len(tail) == 2 and _ID.fullmatch(tail[1]):
+                found.append(f"Patient/{tail[1]}")
+            elif _ID.fullmatch(item) and (
+                base == "patient" or (base == "_id" and target.resource_type == "Patient")
+            ):
+                found.append(f"Patient/{item}")
+    return list(dict.fromkeys(found))
 
 
 @dataclass(frozen=True)
@@ -121,6 +143,7 @@ class Observed:
             recorded=self.recorded,
             touched=touched,
             extra=extra,
+            named=named_patients(self.target, self.params),
         )
 
 

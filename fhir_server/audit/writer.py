@@ -132,16 +132,24 @@ class AuditWriter:
 
     async def _run(self) -> None:
         # Never cancelled: a flush cut off while committing could not tell whether it was stored.
+        # Ticks are ``interval`` apart from start to start, so a slow flush is not followed by a
+        # whole interval more: what waits in memory is at most one interval plus one flush old.
+        tick = time.monotonic()
         while not self._stopping.is_set():
+            tick = max(tick + self.interval, time.monotonic())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.interval)
+                await asyncio.wait_for(self._stopping.wait(), max(0.0, tick - time.monotonic()))
             if self._stopping.is_set():
                 return
             sweep = time.monotonic() - self._last_sweep > SWEEP_SECONDS
             if not (self._pending or self._outbox_waiting or sweep):
                 continue
             try:
-                await self.flush(force=sweep)
+                started = time.monotonic()
+                stored = await self.flush(force=sweep)
+                logger.debug(
+                    "audit: %d events written in %.0f ms", stored, (time.monotonic() - started) * 1000
+                )
             except Exception:  # the database may be away: keep the events, try again next tick
                 logger.exception("writing the audit trail failed; %d events wait", len(self._pending))
 
