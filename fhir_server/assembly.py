@@ -8,6 +8,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from fhir_server.access import AccessGate, AllowAll
+from fhir_server.audit.install import AUDIT_ROUTES, audit_gate, install_audit, observe
 from fhir_server.auth import store as auth_store
 from fhir_server.auth.discovery import smart_security_component
 from fhir_server.auth.revocation_cache import RevocationCache
@@ -60,7 +61,7 @@ async def build_services(
     """
     registry = registry or ConformanceRegistry.create()
     validator = validator or ProfileValidator.from_directories()
-    gate = gate or AllowAll()
+    gate = audit_gate(gate or AllowAll(), settings)
     indexer = SearchIndexer(registry, base_url=settings.base_url)
     schema = Schema(db, partial(index_models, registry))
     await schema.create_shared()
@@ -84,6 +85,7 @@ async def build_services(
     repository.hooks.append(ReadOnlyConformance(validator.resources))
     topics = ConformanceResources(shipped_topics())  # the clinic's SubscriptionTopics, read-only too
     repository.hooks.append(ReadOnlyConformance(topics))
+    install_audit(services)  # last: a write the other hooks refuse costs no audit insert
     if publish:
         await publish_conformance(services, validator.resources)
         await publish_conformance(services, topics)
@@ -130,13 +132,16 @@ def server_capabilities(
 
 def build_pipeline(services: Services, capabilities: ServerCapabilities) -> Pipeline:
     """The interaction pipeline over these services: the core dispatch table, Binary's raw
-    content rows, and the ``$operations`` the capabilities declare."""
-    return Pipeline(
+    content rows, AuditEvent's rows, the ``$operations`` the capabilities declare, and the audit
+    trail observing every call."""
+    pipeline = Pipeline(
         services=services,
         operations=capabilities.operations,
         capability_statement=capabilities.published,
-        routes=BINARY_ROUTES,
+        routes=(*BINARY_ROUTES, *AUDIT_ROUTES),
     )
+    observe(pipeline)
+    return pipeline
 
 
 async def assemble(

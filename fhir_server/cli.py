@@ -94,11 +94,12 @@ def config_table() -> str:
 
 
 def _installers() -> list[SubcommandInstaller]:
+    from fhir_server.audit.cli import add_subcommand as audit_subcommand
     from fhir_server.auth.cli import add_subcommands as auth_subcommands
     from fhir_server.importer.cli import add_subcommand as import_subcommand
     from fhir_server.importer.clinic import add_clinic_subcommand
 
-    return [auth_subcommands, import_subcommand, add_clinic_subcommand]
+    return [auth_subcommands, import_subcommand, add_clinic_subcommand, audit_subcommand]
 
 
 def build_parser() -> argparse.ArgumentParser:

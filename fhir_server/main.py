@@ -19,6 +19,7 @@ from fhir_server.api.docs import install_docs
 from fhir_server.api.errors import install_error_handlers
 from fhir_server.api.openapi import fhir_openapi
 from fhir_server.assembly import account_authority, build_pipeline, build_services, server_capabilities
+from fhir_server.audit.install import audit_trail
 from fhir_server.auth.authenticate import Authenticator
 from fhir_server.auth.routes import build_auth_router
 from fhir_server.auth.state import build_auth_state
@@ -74,6 +75,9 @@ def create_app(
         app.state.blob_store = services.blob_store  # for the readiness check
         app.state.pipeline = build_pipeline(services, capabilities)
         app.state.authenticate = Authenticator(auth, settings)
+        app.state.audit = trail = audit_trail(services)  # auth reports security events to it
+        if trail is not None:
+            await trail.start()
         sweeper = BlobSweeper(settings=settings, db=handle.db, blob_store=services.blob_store)
         sweeper.start()
         await services.jobs.start()  # background work: fhir_server.jobs
@@ -93,6 +97,8 @@ def create_app(
                 await subscriptions.stop()
             await services.jobs.stop()
             await sweeper.stop()
+            if trail is not None:
+                await trail.close()
             await services.blob_store.close()
             await auth.aclose()
             await handle.close()

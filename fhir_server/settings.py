@@ -298,6 +298,35 @@ class Settings(BaseSettings):
         "with a redirect to a presigned URL valid for 5 minutes.",
     )
 
+    # --- audit ---
+    audit_enabled: bool = Field(
+        default=True,
+        description="Record an AuditEvent for every interaction and a Provenance for every write.",
+    )
+    audit_flush_interval: float = Field(
+        default=0.2,
+        gt=0,
+        description="Seconds the AuditEvents of reads, searches and refused requests may wait in memory "
+        "before they are written: the most a crash can lose. Also how soon a write's AuditEvent and "
+        "Provenance (committed with the write) become searchable.",
+    )
+    audit_max_pending: int = Field(
+        default=1000,
+        ge=1,
+        description="Most unwritten AuditEvents held in memory; beyond it requests wait for the write.",
+    )
+    audit_chain_key: str | None = Field(
+        default=None,
+        description="Secret keying the audit log's hash chain (HMAC-SHA256), so that only the server "
+        "can extend it. Unset: plain SHA-256, which detects edits that do not recompute the chain.",
+    )
+    audit_retention_days: int = Field(
+        default=2190,
+        ge=0,
+        description="Days AuditEvents are kept (six years by default); older ones are removed daily, "
+        "never a younger one. 0 keeps them forever.",
+    )
+
     # --- observability ---
     log_level: str = Field(default="INFO", description="Log level.")
     sentry_dsn: str | None = Field(default=None, description="Sentry DSN; unset disables error tracking.")

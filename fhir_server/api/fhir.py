@@ -19,9 +19,10 @@ from fhir_server.api.binary_content import content_response, content_type_of, wa
 from fhir_server.api.body import read_body, read_json
 from fhir_server.api.deps import authenticate_request
 from fhir_server.api.negotiation import media_type, require_json_body, response_media_type, wants_pretty
+from fhir_server.audit.provenance import attach_client_provenance
 from fhir_server.context import Principal, RequestContext
 from fhir_server.documents.binaries import security_context_reference
-from fhir_server.errors import BadRequest, NotFound, UnsupportedMediaType
+from fhir_server.errors import BadRequest, NotFound, Unauthorized, UnsupportedMediaType
 from fhir_server.interactions.call import Call, Conditions, RawBody, ReturnPreference
 from fhir_server.interactions.invoke import find_operation
 from fhir_server.interactions.outcome import Outcome, render
@@ -36,6 +37,7 @@ FORM: Final = "application/x-www-form-urlencoded"
 _ETAG_PREFIX: Final = "W/"
 _RETURNS: Final[frozenset[str]] = frozenset({"minimal", "representation", "OperationOutcome"})
 _BINARY_READS: Final = frozenset({Shape.INSTANCE, Shape.VERSION})
+_WRITES: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 router = APIRouter()
 
@@ -86,17 +88,30 @@ def _conditions(request: Request) -> Conditions:
     )
 
 
-async def _context(request: Request, route: Route, lenient: bool) -> RequestContext:
-    principal = Principal() if route.public else await authenticate_request(request)
-    request.state.client_id = principal.client_id
-    pipeline = _pipeline(request)
+def _request_context(request: Request, principal: Principal, lenient: bool = False) -> RequestContext:
     return RequestContext(
         principal=principal,
-        base_url=pipeline.services.settings.base_url.rstrip("/"),
+        base_url=_pipeline(request).services.settings.base_url.rstrip("/"),
         request_id=getattr(request.state, "request_id", None) or "-",
         lenient=lenient,
         origin=request.client.host if request.client else None,
     )
+
+
+async def _context(request: Request, route: Route, target: Target, lenient: bool) -> RequestContext:
+    try:
+        principal = Principal() if route.public else await authenticate_request(request)
+    except Unauthorized as error:
+        # Refused before it became a call: the pipeline's observers (the audit trail) hear of it here.
+        call = Call(request.method, target, _request_context(request, Principal()), _params(request))
+        await _pipeline(request).observe(call, route, None, error)
+        raise
+    request.state.client_id = principal.client_id
+    return _request_context(request, principal, lenient)
+
+
+def _params(request: Request) -> list[tuple[str, str]]:
+    return list(request.query_params.multi_items())
 
 
 def _raw(request: Request, pipeline: Pipeline) -> RawBody:
@@ -196,11 +211,13 @@ async def fhir(path: str, request: Request) -> Response:
     route = pipeline.route(request.method, target)
     _mark(request, route, target)
     prefer, lenient, respond_async = _prefer(request)
-    ctx = await _context(request, route, lenient)
+    ctx = await _context(request, route, target, lenient)
     binary_read = target.resource_type == "Binary" and route.method == "GET" and target.shape in _BINARY_READS
     media = None if binary_read else response_media_type(request)  # 406 before any work is done
-    params = list(request.query_params.multi_items())
+    params = _params(request)
     body = await _body(request, route, target, pipeline, params)
+    if route.method in _WRITES:
+        attach_client_provenance(ctx, request.headers.get("x-provenance"), body)
     call = Call(
         method=request.method,
         target=target,

@@ -74,12 +74,10 @@ class Pipeline:
                 services.guard.require(call.ctx, route.interaction, call.resource_type)
             outcome = await route.handler(call, self)
         except FhirError as error:
-            for observer in self.observers:
-                await observer(call, route, None, error)
+            await self.observe(call, route, None, error)
             raise
         outcome = self._release(call.ctx, outcome)
-        for observer in self.observers:
-            await observer(call, route, outcome, None)
+        await self.observe(call, route, outcome, None)
         return outcome
 
     def _release(self, ctx: RequestContext, outcome: Outcome) -> Outcome:
@@ -96,6 +94,14 @@ class Pipeline:
         elif body is not None:
             body = redact(ctx, body)
         return outcome if body is outcome.body else replace(outcome, body=body)
+
+    async def observe(
+        self, call: Call, route: Route, outcome: Outcome | None, error: FhirError | None
+    ) -> None:
+        """Tell the observers how a call ended; adapters call it for a call refused before
+        dispatch (401: the caller could not be authenticated)."""
+        for observer in self.observers:
+            await observer(call, route, outcome, error)
 
     def _check_types(self, target: Target) -> None:
         registry = self.services.registry

@@ -112,3 +112,22 @@ J_CREATED: Final = "created"
 J_STARTED: Final = "started"
 J_FINISHED: Final = "finished"
 J_EXPIRES: Final = "expires"  # datetime: after it, the job and what it produced are removed
+
+# The audit trail (fhir_server.store.audit_log). AuditEvents are current-resource documents in
+# ``resources.AuditEvent`` that also carry their place in the hash chain; the outbox holds the
+# AuditEvent and Provenance of a write, committed in the write's transaction, until the audit
+# writer moves them into their collections; the chain document holds the chain's head.
+A_SEQ: Final = "aseq"  # int: position in the chain, 1-based, contiguous
+A_MAC: Final = "amac"  # hex: keyed hash of the AuditEvent's canonical JSON, taken when it was made
+A_LINK: Final = "alink"  # hex: keyed hash of the previous link and this event's mac
+AUDIT_OUTBOX_COLLECTION: Final = "audit_outbox"
+O_MOMENT: Final = "t"  # datetime the outbox entry was written
+O_EVENT: Final = "ae"  # an AuditEvent resource (with its mac in A_MAC)
+O_PROVENANCE: Final = "pv"  # a Provenance resource
+O_TARGETS: Final = "tg"  # targets added to a client's Provenance, one per write of its transaction
+AUDIT_CHAIN_COLLECTION: Final = "audit_chain"
+C_HEAD: Final = "head"  # _id of the one chain document
+C_SEQ: Final = "seq"  # sequence number of the newest sealed event (0: none yet)
+C_LINK: Final = "link"  # its link
+C_FLOOR: Final = "floor"  # sequence number of the oldest event kept (retention removes older ones)
+C_FLOOR_LINK: Final = "floor_link"  # the link just before the floor, where verification starts

@@ -19,6 +19,14 @@ from fhir_server.store import documents as f
 
 IndexModels = Callable[[str], list[IndexModel]]
 
+
+def _base_indexes() -> list[IndexModel]:
+    return [
+        IndexModel([(f.REFERENCES, ASCENDING)], name="refs"),
+        IndexModel([(f.LAST_UPDATED, ASCENDING), (f.ID, ASCENDING)], name="lu_id"),
+    ]
+
+
 # Shared collections and their indexes; each module that owns one of them declares its fields in
 # fhir_server.store.documents, and its indexes here.
 SHARED_INDEXES: dict[str, list[IndexModel]] = {
@@ -45,14 +53,34 @@ SHARED_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([(f.J_STATE, ASCENDING), (f.J_LEASE, ASCENDING)], name="state_lease"),
         IndexModel([(f.J_EXPIRES, ASCENDING)], name="expires"),
     ],
+    f.AUDIT_OUTBOX_COLLECTION: [IndexModel([(f.O_MOMENT, ASCENDING)], name="t")],
 }
 
-
-def _base_indexes() -> list[IndexModel]:
-    return [
-        IndexModel([(f.REFERENCES, ASCENDING)], name="refs"),
-        IndexModel([(f.LAST_UPDATED, ASCENDING), (f.ID, ASCENDING)], name="lu_id"),
-    ]
+# The audit log takes an insert per request, so it gets only the indexes its questions need rather
+# than one per search parameter (each index costs every insert): who saw a patient's record
+# (patient), what happened to a resource (entity), what a user or app did (agent), each in date
+# order as the trail is read (``_sort=-date``: the descending sort key ``ix.date@d``), date
+# ranges, and the hash chain's order. Other parameters still work, narrowed by these.
+_DATE_DESC = "ix.date@d"
+LOG_INDEXES: dict[str, list[IndexModel]] = {
+    "AuditEvent": [
+        *_base_indexes(),  # refs: a delete's "still referenced?" check asks every collection
+        IndexModel([(f.COMPARTMENTS, ASCENDING), (f.ID, ASCENDING)], name="comp"),
+        IndexModel(
+            [("ix.patient", ASCENDING), (_DATE_DESC, DESCENDING), (f.ID, DESCENDING)], name="patient_date"
+        ),
+        IndexModel(
+            [("ix.entity", ASCENDING), (_DATE_DESC, DESCENDING), (f.ID, DESCENDING)], name="entity_date"
+        ),
+        IndexModel(
+            [("ix.agent", ASCENDING), (_DATE_DESC, DESCENDING), (f.ID, DESCENDING)], name="agent_date"
+        ),
+        IndexModel([(_DATE_DESC, DESCENDING), (f.ID, DESCENDING)], name="date"),
+        IndexModel([("ix.date@lo", ASCENDING)], name="date_lo"),
+        IndexModel([("ix.date@hi", ASCENDING)], name="date_hi"),
+        IndexModel([(f.A_SEQ, ASCENDING)], name="seq", unique=True, sparse=True),
+    ],
+}
 
 
 class Schema:
@@ -79,7 +107,7 @@ class Schema:
 
     async def refresh(self, resource_type: str) -> None:
         """(Re)create a type's indexes, e.g. after a search parameter was added."""
-        models = _base_indexes() + self._index_models(resource_type)
+        models = LOG_INDEXES.get(resource_type) or _base_indexes() + self._index_models(resource_type)
         await self._db[f.resource_collection_name(resource_type)].create_indexes(models)
         self._ready.add(resource_type)
 
