@@ -21,6 +21,7 @@ from pymongo import AsyncMongoClient
 
 from fhir_server.main import create_app
 from fhir_server.store.embedded import MEMORY, start_embedded
+from tests.database_pool import DatabasePool
 from tests.support import SHARED, client_for, make_settings
 
 
@@ -47,16 +48,34 @@ def shared_dir() -> Path:
 AppFactory = Callable[..., Awaitable[FastAPI]]
 
 
+@pytest.fixture(scope="session")
+def database_pool(mongo_uri: str) -> DatabasePool:
+    return DatabasePool(mongo_uri)
+
+
 @pytest_asyncio.fixture(loop_scope="session")
-async def app_factory(mongo_uri: str, tmp_path: Path) -> AsyncIterator[AppFactory]:
-    """Build apps with their lifespans running; each gets a fresh database, dropped afterwards."""
+async def app_factory(
+    mongo_uri: str, tmp_path: Path, database_pool: DatabasePool
+) -> AsyncIterator[AppFactory]:
+    """Build apps with their lifespans running; each gets a database of its own, emptied to what a
+    fresh start leaves (see ``database_pool``) or dropped afterwards."""
     async with AsyncExitStack() as stack:
 
         async def build(**overrides: Any) -> FastAPI:
+            pooled = "database_name" not in overrides
+            if pooled:
+                overrides["database_name"] = database_pool.acquire()
             settings = make_settings(mongo_uri, tmp_path / uuid.uuid4().hex[:8], **overrides)
             app = create_app(settings)
+            # Registered first so it runs last: the app's background tasks (audit writer, job
+            # runner, subscription watcher) stop before their database is emptied or dropped.
+            if pooled:
+                stack.push_async_callback(database_pool.release, settings.database_name)
+            else:
+                stack.push_async_callback(_drop_database, mongo_uri, settings.database_name)
             await stack.enter_async_context(app.router.lifespan_context(app))
-            stack.push_async_callback(_drop_database, mongo_uri, settings.database_name)
+            if pooled:
+                await database_pool.started(settings.database_name)
             return app
 
         yield build

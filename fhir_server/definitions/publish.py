@@ -47,17 +47,34 @@ async def publish_conformance(services: Services, resources: ConformanceResource
     await repository.ensure_collections(resources.types())
     server = RequestContext(principal=Principal.system(), base_url=services.settings.base_url.rstrip("/"))
 
-    async def store(session: Session) -> None:  # all or none, in one commit
-        for resource_type in resources.types():
-            for resource in resources.all_by_type(resource_type):
-                await repository.update(
-                    resource_type=resource_type,
-                    resource_id=resource["id"],
-                    resource=resource,
-                    wctx=WriteContext(server, session),
-                )
+    # One read per type finds what is already stored as shipped (every restart): only the rest is
+    # written, and a restart that changes nothing writes nothing.
+    changed: list[tuple[str, dict[str, Any]]] = []
+    for resource_type in resources.types():
+        shipped = resources.all_by_type(resource_type)
+        stored = await repository.read_many(
+            resource_type=resource_type, resource_ids=[resource["id"] for resource in shipped]
+        )
+        stored_content = {item.id: _content(item.resource) for item in stored if item.resource is not None}
+        changed.extend(
+            (resource_type, resource)
+            for resource in shipped
+            if stored_content.get(resource["id"]) != _content(resource)
+        )
 
-    await repository.transaction(store)
+    async def store(session: Session) -> None:  # all or none, in one commit
+        for resource_type, resource in changed:
+            await repository.update(
+                resource_type=resource_type,
+                resource_id=resource["id"],
+                resource=resource,
+                wctx=WriteContext(server, session),
+            )
+
+    if changed:
+        await repository.transaction(store)
     logger.info(
-        "published %d conformance resources", sum(len(resources.all_by_type(t)) for t in resources.types())
+        "published %d conformance resources (%d written)",
+        sum(len(resources.all_by_type(t)) for t in resources.types()),
+        len(changed),
     )
