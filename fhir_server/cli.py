@@ -102,6 +102,47 @@ def _installers() -> list[SubcommandInstaller]:
     return [auth_subcommands, import_subcommand, add_clinic_subcommand, audit_subcommand]
 
 
+def _duplicate_identifiers(args: argparse.Namespace) -> int:
+    """Identifier values that several current resources carry, for each system declared unique
+    (FHIR_UNIQUE_IDENTIFIERS) or named: what to merge. Exit 1 when there are any."""
+    import asyncio
+
+    from fhir_server.assembly import assemble
+    from fhir_server.identifiers import parse_unique_identifiers
+    from fhir_server.store.mongo import open_database
+
+    settings = get_settings()
+    declared = parse_unique_identifiers(settings.unique_identifiers)
+    if args.type is not None:
+        wanted = {args.type: frozenset(args.system or declared.get(args.type, frozenset()))}
+    else:
+        wanted = dict(declared)
+
+    async def find() -> list[str]:
+        lines: list[str] = []
+        async with open_database(settings, command="identifiers") as db:
+            pipeline = await assemble(settings, db)
+            try:
+                for resource_type, systems in sorted(wanted.items()):
+                    for system in sorted(systems):
+                        found = await pipeline.services.search.duplicate_identifiers(
+                            resource_type=resource_type, system=system
+                        )
+                        lines += [
+                            f"{resource_type} {system}|{value}: {', '.join(ids)}" for value, ids in found
+                        ]
+            finally:
+                await pipeline.services.blob_store.close()
+        return lines
+
+    lines = asyncio.run(find())
+    for line in lines:
+        print(line)
+    if not lines:
+        print("no duplicate identifiers", file=sys.stderr)
+    return 1 if lines else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fhir-server", description="FHIR R4B server for clinics")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -123,6 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="only bytes older than this (default FHIR_BLOB_SWEEP_MIN_AGE): a write in flight keeps its own",
     )
     sweep.set_defaults(handler=_sweep_blobs)
+    identifiers = commands.add_parser(
+        "duplicate-identifiers",
+        help="list identifier values several current resources carry (the unique systems by default)",
+    )
+    identifiers.add_argument("--type", help="one resource type (e.g. Patient)")
+    identifiers.add_argument(
+        "--system", action="append", help="an identifier system (repeatable; with --type)"
+    )
+    identifiers.set_defaults(handler=_duplicate_identifiers)
     table = commands.add_parser("config-table", help="print the configuration table (Markdown)")
     table.add_argument("--write", metavar="README", help="replace the table between the markers in this file")
     table.set_defaults(handler=_config_table)

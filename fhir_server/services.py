@@ -41,6 +41,12 @@ class Searcher(Protocol):
 
     def check_criteria(self, *, resource_type: str, params: list[tuple[str, str]]) -> None: ...
 
+    async def duplicate_identifiers(
+        self, *, resource_type: str, system: str, limit: int = 1000
+    ) -> list[tuple[str, list[str]]]:
+        """(value, ids) for every identifier value of ``system`` several current resources carry."""
+        ...
+
     async def criteria_filter(
         self,
         *,

@@ -23,6 +23,7 @@ from tests.support import make_settings
 
 # Quick retries, short leases and polls: tests wait seconds, not minutes.
 FAST = {
+    "subscriptions_enabled": True,  # off in other tests' apps (tests.support.make_settings)
     "subscription_allowed_endpoints": '["http://127.0.0.1:*"]',
     "subscription_retry_base_seconds": 0.2,
     "subscription_retry_max_seconds": 1.0,
