@@ -48,9 +48,13 @@ def shared_dir() -> Path:
 AppFactory = Callable[..., Awaitable[FastAPI]]
 
 
-@pytest.fixture(scope="session")
-def database_pool(mongo_uri: str) -> DatabasePool:
-    return DatabasePool(mongo_uri)
+@pytest_asyncio.fixture(loop_scope="session", scope="session")
+async def database_pool(mongo_uri: str) -> AsyncIterator[DatabasePool]:
+    pool = DatabasePool(mongo_uri)
+    try:
+        yield pool
+    finally:
+        await pool.close()
 
 
 @pytest_asyncio.fixture(loop_scope="session")

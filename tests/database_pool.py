@@ -40,6 +40,19 @@ class DatabasePool:
     mongo_uri: str
     free: list[str] = field(default_factory=list)
     baselines: dict[str, _Baseline] = field(default_factory=dict)
+    _mongo: AsyncMongoClient[Document] | None = None
+
+    @property
+    def client(self) -> AsyncMongoClient[Document]:
+        """One client for the whole session (made on first use, in the session's event loop)."""
+        if self._mongo is None:
+            self._mongo = AsyncMongoClient(self.mongo_uri, tz_aware=True)
+        return self._mongo
+
+    async def close(self) -> None:
+        if self._mongo is not None:
+            await self._mongo.close()
+            self._mongo = None
 
     def acquire(self) -> str:
         return self.free.pop() if self.free else f"test_{uuid.uuid4().hex[:12]}"
@@ -48,25 +61,22 @@ class DatabasePool:
         """Note the resources the first app on ``name`` stored (called once its start-up is done)."""
         if name in self.baselines:
             return
-        async with _client(self.mongo_uri) as client:
-            db = client[name]
-            documents: dict[str, dict[Any, Document]] = {}
-            for collection in await db.list_collection_names():
-                if not _is_baseline(collection):
-                    continue
-                query = _UNRECORDED_HISTORY_NOT if collection == f.HISTORY_COLLECTION else {}
-                documents[collection] = {doc["_id"]: doc async for doc in db[collection].find(query)}
-            self.baselines[name] = _Baseline(documents)
+        db = self.client[name]
+        documents: dict[str, dict[Any, Document]] = {}
+        for collection in await db.list_collection_names():
+            if not _is_baseline(collection):
+                continue
+            query = _UNRECORDED_HISTORY_NOT if collection == f.HISTORY_COLLECTION else {}
+            documents[collection] = {doc["_id"]: doc async for doc in db[collection].find(query)}
+        self.baselines[name] = _Baseline(documents)
 
     async def release(self, name: str) -> None:
         """Empty ``name`` back to its baseline and keep it, or drop it when the baseline changed."""
         baseline = self.baselines.get(name)
-        async with _client(self.mongo_uri) as client:
-            db = client[name]
-            if baseline is None or not await _restore(db, baseline):
-                self.baselines.pop(name, None)
-                await client.drop_database(name)
-                return
+        if baseline is None or not await _restore(self.client[name], baseline):
+            self.baselines.pop(name, None)
+            await self.client.drop_database(name)
+            return
         self.free.append(name)
 
 
@@ -93,14 +103,3 @@ async def _restore(db: Any, baseline: _Baseline) -> bool:
         else:
             await db[collection].delete_many({})
     return True
-
-
-class _client:
-    def __init__(self, uri: str) -> None:
-        self.client: AsyncMongoClient[Document] = AsyncMongoClient(uri, tz_aware=True)
-
-    async def __aenter__(self) -> AsyncMongoClient[Document]:
-        return self.client
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.client.close()
