@@ -126,9 +126,11 @@ class AuditTrail:
         return removed
 
     async def _expire_daily(self) -> None:
-        while True:
+        while self._expiry is not None:  # close() clears it: the loop ends even if a cancel was swallowed
             try:
                 await self.expire()
             except Exception:  # retried tomorrow; nothing is lost by waiting
                 logger.exception("audit retention failed")
+            if self._expiry is None:
+                return
             await asyncio.sleep(EXPIRY_SECONDS)

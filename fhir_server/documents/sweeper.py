@@ -208,12 +208,15 @@ class BlobSweeper:
         self.blob_store = blob_store
         self.holder = f"{socket.gethostname()}:{os.getpid()}"
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def start(self, first_delay: float = FIRST_SWEEP_DELAY_SECONDS) -> None:
         if self.settings.blob_sweep_interval > 0:
             self._task = asyncio.create_task(self._run(first_delay), name="blob-sweeper")
 
     async def stop(self) -> None:
+        # The flag ends the loop even when a driver call swallowed the cancellation.
+        self._stopping.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -231,16 +234,20 @@ class BlobSweeper:
             min_age=timedelta(seconds=self.settings.blob_sweep_min_age),
         )
 
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
     async def _run(self, first_delay: float) -> None:
-        await asyncio.sleep(first_delay)
-        while True:
+        await self._pause(first_delay)
+        while not self._stopping.is_set():
             try:
                 await self.run_once()
             except DATABASE_ERRORS as error:  # the database is down: next time
                 logger.warning("blob sweep skipped", extra={"error_type": type(error).__name__})
             except Exception:  # the store failed: say so, and keep sweeping later
                 logger.exception("blob sweep failed")
-            await asyncio.sleep(self.settings.blob_sweep_interval)
+            await self._pause(self.settings.blob_sweep_interval)
 
 
 __all__ = [

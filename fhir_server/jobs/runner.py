@@ -24,6 +24,8 @@ from fhir_server.store.jobs import COMPLETED, FAILED, JobStore
 
 logger = logging.getLogger(__name__)
 
+STOP_GRACE_SECONDS = 10.0  # how long stop() lets a round in flight finish
+
 
 @dataclass
 class _Running:
@@ -126,10 +128,16 @@ class JobRunner:
     async def stop(self) -> None:
         """Stop taking jobs; give running ones back so another instance (or a restart) resumes them."""
         self._stopping = True
+        self._wake.set()
         if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
+            # The loop ends at its next check: a round in flight finishes its database calls (a
+            # driver call cancelled midway leaves its connection unclosed); cancelled only if stuck.
+            try:
+                await asyncio.wait_for(asyncio.shield(self._loop), STOP_GRACE_SECONDS)
+            except TimeoutError:
+                self._loop.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._loop
             self._loop = None
         tasks = [r.task for r in self._running.values() if r.task is not None]
         for task in tasks:
@@ -173,7 +181,7 @@ class JobRunner:
     # ----- internals -------------------------------------------------------------------------------
 
     async def _run_forever(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.run_once()
             except Exception as error:  # a database hiccup must not end the loop

@@ -19,7 +19,7 @@ def quick_start_snippet() -> str:
     """The README's fenced block that mints a token and makes a first request."""
     blocks = [block for block in _FENCED_SH.findall((ROOT / "README.md").read_text()) if "dev-token" in block]
     assert blocks, "the README shows no dev-token command"
-    return blocks[0]
+    return str(blocks[0])
 
 
 def test_the_readme_token_commands_run_verbatim() -> None:
