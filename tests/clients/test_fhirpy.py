@@ -20,7 +20,9 @@ def fhir(fhir_base: str, token: str) -> SyncFHIRClient:
 def test_create_or_get_makes_no_duplicates(fhir: SyncFHIRClient) -> None:
     mrn = unique("MRN")
     patients = fhir.resources("Patient").search(identifier=f"{MRN}|{mrn}")
-    new = fhir.resource("Patient", identifier=[{"system": MRN, "value": mrn}], name=[{"family": "Okafor"}])
+    new = fhir.resource(
+        "Patient", identifier=[{"system": MRN, "value": mrn}], name=[{"family": "Okafor"}], gender="female"
+    )
     created, was_created = patients.get_or_create(new)
     again, again_created = patients.get_or_create(new)
     assert was_created is True and again_created is False
@@ -56,7 +58,9 @@ def test_count_and_totals_on_multi_page_searches(fhir: SyncFHIRClient) -> None:
 def test_conditional_update_and_delete(fhir: SyncFHIRClient) -> None:
     mrn = unique("MRN")
     patients = fhir.resources("Patient").search(identifier=f"{MRN}|{mrn}")
-    body = fhir.resource("Patient", identifier=[{"system": MRN, "value": mrn}], name=[{"family": "Ng"}])
+    body = fhir.resource(
+        "Patient", identifier=[{"system": MRN, "value": mrn}], name=[{"family": "Ng"}], gender="male"
+    )
     created, was_created = patients.update(body)
     assert was_created is True
     body["name"] = [{"family": "Ng-Smith"}]

@@ -34,7 +34,12 @@ async def test_duplicates_are_listed_with_their_holders(
     ids = []
     async with client_for(app) as http:
         for value in ("A-1", "A-1", "B-2"):
-            body = {"resourceType": "Patient", "identifier": [{"system": MRN, "value": value}]}
+            body = {
+                "resourceType": "Patient",
+                "identifier": [{"system": MRN, "value": value}],
+                "name": [{"family": "Dup"}],
+                "gender": "other",
+            }
             created = await http.post("/Patient", json=body)
             assert created.status_code == 201, created.text
             ids.append(created.json()["id"])

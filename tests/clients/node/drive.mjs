@@ -61,6 +61,8 @@ const conditional = { headers: { 'If-None-Exist': `identifier=${identifier}` } }
 const body = {
   resourceType: 'Patient',
   identifier: [{ system: 'http://clinic.example.org/fhir/sid/mrn', value: family }],
+  name: [{ text: 'Conditional Patient' }], // a clinic patient (it has an MRN) has a name and a gender
+  gender: 'unknown',
 };
 const once = await client.create({ resourceType: 'Patient', body, options: conditional });
 const twice = await client.create({ resourceType: 'Patient', body, options: conditional });
