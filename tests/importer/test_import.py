@@ -15,6 +15,7 @@ import pytest_asyncio
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from fhir_server.audit.vocabulary import DATA_OPERATION
 from fhir_server.cli import main
 from fhir_server.importer.cli import import_files, plan
 from fhir_server.jsonio import dump_json
@@ -95,9 +96,13 @@ async def _counts(db: AsyncDatabase[Document]) -> Counter[str]:
     counts: Counter[str] = Counter()
     prefix = f.resource_collection_name("")
     for name in await db.list_collection_names():
-        # The audit trail records every run (a re-run included): not imported records.
-        if name.startswith(prefix) and name[len(prefix) :] not in {"AuditEvent", "Provenance"}:
-            counts[name[len(prefix) :]] = await db[name].count_documents({f.DELETED: {"$ne": True}})
+        # The audit trail records every run (a re-run included): its AuditEvents and the server's
+        # Provenance (a data-operation activity) are not imported records.
+        query: Document = {f.DELETED: {"$ne": True}}
+        if name == prefix + "Provenance":
+            query[f"{f.RESOURCE}.activity.coding.system"] = {"$ne": DATA_OPERATION}
+        if name.startswith(prefix) and name != prefix + "AuditEvent":
+            counts[name[len(prefix) :]] = await db[name].count_documents(query)
     return +counts
 
 
