@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any, Final
 
 import httpx
 
+from benchmarks.server_process import serve_command
 from fhir_server.auth.devtoken import make_dev_token
 from fhir_server.settings import Settings
 
@@ -72,16 +72,7 @@ class Serve:
             log.write(f"\n--- start {self.starts} ---\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "fhir_server.cli",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                ],
+                serve_command(self.port),
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

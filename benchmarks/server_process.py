@@ -35,6 +35,11 @@ class ServerProcess:
         return output.strip().splitlines()[-1]
 
 
+def serve_command(port: int) -> list[str]:
+    """``fhir-server serve`` on the loopback interface, run by this interpreter."""
+    return [sys.executable, "-m", "fhir_server.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+
+
 @contextmanager
 def running_server(
     extra_env: dict[str, str] | None = None, data_dir: Path | None = None
@@ -50,16 +55,7 @@ def running_server(
             **(extra_env or {}),
         }
         log = open(Path(scratch) / "server.log", "wb")  # noqa: SIM115 - closed below
-        command = [
-            sys.executable,
-            "-m",
-            "fhir_server.cli",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
+        command = serve_command(port)
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         log_path = Path(scratch) / "server.log"
         server = ServerProcess(
