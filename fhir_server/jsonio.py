@@ -124,6 +124,11 @@ def _encode_extra(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def dump_json(value: Any, *, pretty: bool = False) -> bytes:
-    option = orjson.OPT_INDENT_2 if pretty else 0
-    return orjson.dumps(value, default=_encode_extra, option=option | orjson.OPT_NON_STR_KEYS)
+def dump_json(value: Any, *, pretty: bool = False, sort_keys: bool = False) -> bytes:
+    """FHIR JSON out: the one encoder for resources (stored decimals are ``Decimal``)."""
+    option = orjson.OPT_NON_STR_KEYS
+    if pretty:
+        option |= orjson.OPT_INDENT_2
+    if sort_keys:
+        option |= orjson.OPT_SORT_KEYS
+    return orjson.dumps(value, default=_encode_extra, option=option)

@@ -17,8 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-import orjson
-
 from fhir_server.audit.events import Caller, Server, What, audit_event
 from fhir_server.audit.trail import AuditTrail
 from fhir_server.audit.vocabulary import ENTITY_SYSTEM_OBJECT, SECURITY_EVENTS, SecurityEventKind
@@ -26,6 +24,7 @@ from fhir_server.audit.writer import AuditWriter
 from fhir_server.conformance.registry import ConformanceRegistry
 from fhir_server.errors import BadRequest
 from fhir_server.fhirdates import parse_instant
+from fhir_server.jsonio import dump_json
 from fhir_server.search.indexer import SearchIndexer
 from fhir_server.settings import Settings, get_settings
 from fhir_server.store.audit_chain import ChainKey
@@ -91,7 +90,7 @@ async def _export(trail: AuditTrail, args: argparse.Namespace, out: IO[bytes]) -
     until: datetime = args.until or datetime.now(UTC)
     count = 0
     async for event in trail.log.export(since=since, until=until):
-        out.write(orjson.dumps(event) + b"\n")
+        out.write(dump_json(event) + b"\n")
         count += 1
     out.flush()
     event_type, subtypes, action = SECURITY_EVENTS[SecurityEventKind.AUDIT_EXPORTED]

@@ -15,6 +15,7 @@ import orjson
 
 from fhir_server.context import RequestContext
 from fhir_server.errors import Issue, operation_outcome
+from fhir_server.jsonio import dump_json
 from fhir_server.search.export import Selection
 from fhir_server.search.shaping import shape_resource
 from fhir_server.services import Services
@@ -62,7 +63,7 @@ async def write_part(
                 resource = shape_resource(
                     resource, summary=None, elements=elements, registry=services.registry
                 )
-            buffer += orjson.dumps(resource)
+            buffer += dump_json(resource)
             buffer += b"\n"
             part.written += 1
             if len(buffer) >= CHUNK_BYTES:

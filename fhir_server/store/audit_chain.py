@@ -17,14 +17,14 @@ import hmac
 from dataclasses import dataclass
 from typing import Any, Final
 
-import orjson
+from fhir_server.jsonio import dump_json
 
 GENESIS: Final = "0" * 64  # the link before the first event
 
 
 def canonical(resource: dict[str, Any]) -> bytes:
     """The bytes an event's mac covers: its JSON with sorted keys (MongoDB may reorder fields)."""
-    return orjson.dumps(resource, option=orjson.OPT_SORT_KEYS)
+    return dump_json(resource, sort_keys=True)
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,9 @@ class Deliverer:
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            logger.error("delivering Subscription/%s failed (%s)", state.id, type(error).__name__)
+            logger.error(
+                "delivering Subscription/%s failed (%s)", state.id, type(error).__name__, exc_info=True
+            )
             retry = self.clock.now() + timedelta(seconds=self.settings.subscription_retry_base_seconds)
             with contextlib.suppress(Exception):  # else the lease runs out by itself
                 await self.ledger.release(state.id, owner=self.instance, due=retry)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Final
 
 import httpx
-import orjson
 
 from fhir_server import __version__
+from fhir_server.jsonio import dump_json
 from fhir_server.subscriptions.endpoints import EndpointPolicy, EndpointRefused
 from fhir_server.subscriptions.model import FHIR_JSON, SubscriptionSpec
 
@@ -60,7 +60,7 @@ class Sender:
         headers = dict(spec.headers)
         content: bytes | None = None
         if outbound.body is not None:
-            content = orjson.dumps(outbound.body)
+            content = dump_json(outbound.body)
             headers["Content-Type"] = spec.mime_type or FHIR_JSON
         timeout = min(spec.timeout_seconds or self.default_timeout, self.max_timeout)
         try:

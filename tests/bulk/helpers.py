@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+from decimal import Decimal
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -81,7 +82,7 @@ async def download(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -
     assert answer.headers["content-type"].startswith("application/fhir+ndjson")
     lines = answer.text.splitlines()
     assert lines and all(lines), "NDJSON: one resource per line, no blank lines"
-    return [json.loads(line) for line in lines]
+    return [json.loads(line, parse_float=Decimal) for line in lines]  # decimals exactly as written
 
 
 async def exported(

@@ -4,6 +4,7 @@ delete; the files hold exactly what the searches find, no more, no less, no line
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -115,9 +116,11 @@ async def test_since_exports_only_what_changed_after_it(loaded: Loaded) -> None:
         "status": "final",
         "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
         "subject": {"reference": f"Patient/{loaded.patients[0]}"},
-        "valueQuantity": {"value": 71, "unit": "/min"},
+        "valueQuantity": {"value": "VALUE", "unit": "/min"},
     }
-    created = await http.post("/Observation", json=observation, headers=writer)
+    # A decimal's precision is part of the value: 71.50 goes out as written, not as 71.5.
+    body = json.dumps(observation).replace('"VALUE"', "71.50")
+    created = await http.post("/Observation", content=body, headers=writer)
     assert created.status_code == 201
     patient = (await http.get(f"/Patient/{loaded.patients[1]}", headers=token)).json()
     patient["active"] = not patient.get("active", False)
@@ -128,6 +131,7 @@ async def test_since_exports_only_what_changed_after_it(loaded: Loaded) -> None:
     by_type = await exported(http, manifest, token)
     assert set(by_type) == {"Observation", "Patient"}
     assert ids(by_type["Observation"]) == {created.json()["id"]}
+    assert str(by_type["Observation"][0]["valueQuantity"]["value"]) == "71.50"
     assert ids(by_type["Patient"]) == {patient["id"]}
 
 
