@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-from decimal import Decimal
 from collections import Counter
 from collections.abc import Iterable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
