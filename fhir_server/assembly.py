@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from fhir_server.access import AccessGate, AllowAll
-from fhir_server.audit.install import AUDIT_ROUTES, audit_gate, install_audit, observe
+from fhir_server.audit.install import AUDIT_ROUTES, audit_gate, audit_trail, install_audit, observe
 from fhir_server.auth import store as auth_store
 from fhir_server.auth.discovery import smart_security_component
 from fhir_server.auth.revocation_cache import RevocationCache
@@ -144,7 +146,8 @@ def build_pipeline(services: Services, capabilities: ServerCapabilities) -> Pipe
     return pipeline
 
 
-async def assemble(
+@asynccontextmanager
+async def assembled(
     settings: Settings,
     db: AsyncDatabase[dict[str, Any]],
     *,
@@ -152,15 +155,28 @@ async def assemble(
     registry: ConformanceRegistry | None = None,
     validator: ProfileValidator | None = None,
     publish: bool = False,
-) -> Pipeline:
-    """Services and pipeline on ``db`` (see :func:`build_services`); ``pipeline.services.blob_store``
-    is the caller's to close."""
+) -> AsyncIterator[Pipeline]:
+    """Services and pipeline on ``db`` (see :func:`build_services`) for a command: the audit trail
+    runs while the block does, and on the way out what it holds is written and the blob store closed
+    (a command's writes are audited like the server's, and no task is left for the loop to cancel)."""
     registry = registry or ConformanceRegistry.create()
     validator = validator or ProfileValidator.from_directories()
     services = await build_services(
         settings, db, gate=gate, registry=registry, validator=validator, publish=publish
     )
-    return build_pipeline(services, server_capabilities(settings, registry, validator, discover_operations()))
+    trail = audit_trail(services)
+    try:
+        if trail is not None:
+            await trail.start()
+        yield build_pipeline(
+            services, server_capabilities(settings, registry, validator, discover_operations())
+        )
+    finally:
+        try:
+            if trail is not None:
+                await trail.close()
+        finally:
+            await services.blob_store.close()
 
 
 def account_authority(db: AsyncDatabase[dict[str, Any]], *, cache_seconds: float = 10.0) -> ActiveAccounts:

@@ -107,7 +107,7 @@ def _duplicate_identifiers(args: argparse.Namespace) -> int:
     (FHIR_UNIQUE_IDENTIFIERS) or named: what to merge. Exit 1 when there are any."""
     import asyncio
 
-    from fhir_server.assembly import assemble
+    from fhir_server.assembly import assembled
     from fhir_server.identifiers import parse_unique_identifiers
     from fhir_server.store.mongo import open_database
 
@@ -120,19 +120,13 @@ def _duplicate_identifiers(args: argparse.Namespace) -> int:
 
     async def find() -> list[str]:
         lines: list[str] = []
-        async with open_database(settings, command="identifiers") as db:
-            pipeline = await assemble(settings, db)
-            try:
-                for resource_type, systems in sorted(wanted.items()):
-                    for system in sorted(systems):
-                        found = await pipeline.services.search.duplicate_identifiers(
-                            resource_type=resource_type, system=system
-                        )
-                        lines += [
-                            f"{resource_type} {system}|{value}: {', '.join(ids)}" for value, ids in found
-                        ]
-            finally:
-                await pipeline.services.blob_store.close()
+        async with open_database(settings, command="identifiers") as db, assembled(settings, db) as pipeline:
+            for resource_type, systems in sorted(wanted.items()):
+                for system in sorted(systems):
+                    found = await pipeline.services.search.duplicate_identifiers(
+                        resource_type=resource_type, system=system
+                    )
+                    lines += [f"{resource_type} {system}|{value}: {', '.join(ids)}" for value, ids in found]
         return lines
 
     lines = asyncio.run(find())

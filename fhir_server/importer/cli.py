@@ -20,7 +20,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from fhir_server.assembly import assemble
+from fhir_server.assembly import assembled
 from fhir_server.context import Principal, RequestContext
 from fhir_server.importer.runner import DEFAULT_WORKERS, EMBEDDED_WORKERS, Importer, ImportReport
 from fhir_server.importer.sources import (
@@ -67,32 +67,28 @@ async def import_files(
     ctx = RequestContext(
         principal=Principal.system(), base_url=settings.base_url.rstrip("/"), request_id="import"
     )
-    async with open_database(settings, command="import") as db:
-        pipeline = await assemble(settings, db)
-        try:
-            with Progress(
-                TextColumn("importing"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                RateColumn(),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                console=console,
-                disable=console is None,
-            ) as progress:
-                task = progress.add_task("import", total=sum(unit.entries for unit in units))
-                importer = Importer(
-                    pipeline=pipeline,
-                    ctx=ctx,
-                    workers=workers,
-                    chunk=chunk,
-                    ids=ids,
-                    advance=lambda done: progress.advance(task, done),
-                )
-                return await importer.run(units)
-        finally:
-            await pipeline.services.blob_store.close()
+    async with open_database(settings, command="import") as db, assembled(settings, db) as pipeline:
+        with Progress(
+            TextColumn("importing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            RateColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=console is None,
+        ) as progress:
+            task = progress.add_task("import", total=sum(unit.entries for unit in units))
+            importer = Importer(
+                pipeline=pipeline,
+                ctx=ctx,
+                workers=workers,
+                chunk=chunk,
+                ids=ids,
+                advance=lambda done: progress.advance(task, done),
+            )
+            return await importer.run(units)
 
 
 def summary_table(report: ImportReport) -> Table:

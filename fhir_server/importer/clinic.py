@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from fhir_server.assembly import assemble
+from fhir_server.assembly import assembled
 from fhir_server.context import Principal, RequestContext
 from fhir_server.errors import FhirError
 from fhir_server.importer.stable_ids import with_stable_ids
@@ -286,12 +286,8 @@ async def import_clinic_file(settings: Settings, export: ClinicExport) -> Clinic
     ctx = RequestContext(
         principal=Principal.system(), base_url=settings.base_url.rstrip("/"), request_id="import-clinic"
     )
-    async with open_database(settings, command="import-clinic") as db:
-        pipeline = await assemble(settings, db)
-        try:
-            return await import_clinic(pipeline=pipeline, ctx=ctx, export=export)
-        finally:
-            await pipeline.services.blob_store.close()
+    async with open_database(settings, command="import-clinic") as db, assembled(settings, db) as pipeline:
+        return await import_clinic(pipeline=pipeline, ctx=ctx, export=export)
 
 
 # ----- the command ---------------------------------------------------------------------------------
