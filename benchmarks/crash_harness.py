@@ -187,12 +187,19 @@ class Writers:
                 await asyncio.sleep(0.05)
 
 
+FIRST_ACK_TIMEOUT_SECONDS = 60
+
+
 async def write_then(writers: Writers, *, seconds: float, crash: Any, after_crash: float = 0.3) -> float:
     """Write for ``seconds``, call ``crash()`` while writes are in flight, stop writing soon after;
     the ``time.monotonic()`` of the crash."""
     stop = asyncio.Event()
     task = asyncio.create_task(writers.run(stop))
     await asyncio.sleep(seconds)
+    # A loaded machine may not have answered a first write yet: a crash then proves nothing.
+    deadline = time.monotonic() + FIRST_ACK_TIMEOUT_SECONDS
+    while not writers.acknowledged and time.monotonic() < deadline:  # noqa: ASYNC110 (a list, not an event)
+        await asyncio.sleep(0.05)
     await asyncio.to_thread(crash)
     crashed_at = time.monotonic()
     await asyncio.sleep(after_crash)

@@ -20,6 +20,7 @@ from fhir_server.auth.urls import AuthUrls
 from fhir_server.auth.verifier import TokenVerifier
 from fhir_server.conformance.registry import ConformanceRegistry
 from fhir_server.settings import Settings
+from fhir_server.tls import tls_context
 
 JWKS_FETCH_TIMEOUT_SECONDS = 5.0
 
@@ -62,7 +63,7 @@ async def build_auth_state(
         server_key = await asyncio.to_thread(load_server_key, settings)
     else:
         server_key = ephemeral_server_key()
-    http = httpx.AsyncClient(timeout=JWKS_FETCH_TIMEOUT_SECONDS, follow_redirects=False)
+    http = httpx.AsyncClient(timeout=JWKS_FETCH_TIMEOUT_SECONDS, follow_redirects=False, verify=tls_context())
     remote = RemoteKeySets(http, clock=clock)
     urls = AuthUrls.from_settings(settings)
     verifier = TokenVerifier(urls=urls, server_key=server_key, external=external, remote_keys=remote)

@@ -11,9 +11,11 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypedDict
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+
+from fhir_server.store.schema import ensure_indexes
 
 USERS: Final = "auth_users"
 CLIENTS: Final = "auth_clients"
@@ -146,9 +148,16 @@ def collection(db: Database, name: str) -> AsyncCollection[dict[str, Any]]:
 async def ensure_auth_indexes(db: Database) -> None:
     """Create the auth collections' indexes (idempotent); call from the app's lifespan."""
     for name in TTL_COLLECTIONS:
-        await db[name].create_index([(EXPIRES_AT, ASCENDING)], expireAfterSeconds=0, name="ttl")
-    await db[TOKENS].create_index([("grant_id", ASCENDING)], name="grant", sparse=True)
-    await db[TOKENS].create_index([("subject", ASCENDING)], name="subject", sparse=True)
-    await db[TOKENS].create_index([("client_id", ASCENDING)], name="client", sparse=True)
-    await db[TOKENS].create_index([("kind", ASCENDING)], name="kind")
-    await db[SESSIONS].create_index([("username", ASCENDING)], name="username")
+        await ensure_indexes(
+            db[name], [IndexModel([(EXPIRES_AT, ASCENDING)], expireAfterSeconds=0, name="ttl")]
+        )
+    await ensure_indexes(
+        db[TOKENS],
+        [
+            IndexModel([("grant_id", ASCENDING)], name="grant", sparse=True),
+            IndexModel([("subject", ASCENDING)], name="subject", sparse=True),
+            IndexModel([("client_id", ASCENDING)], name="client", sparse=True),
+            IndexModel([("kind", ASCENDING)], name="kind"),
+        ],
+    )
+    await ensure_indexes(db[SESSIONS], [IndexModel([("username", ASCENDING)], name="username")])

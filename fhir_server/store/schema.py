@@ -9,10 +9,11 @@ index is the search engine's business: it hands us ``index_models`` for a type.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from fhir_server.store import documents as f
@@ -83,6 +84,19 @@ LOG_INDEXES: dict[str, list[IndexModel]] = {
 }
 
 
+async def ensure_indexes(collection: AsyncCollection[dict[str, Any]], models: Sequence[IndexModel]) -> None:
+    """Create the indexes a collection lacks. Listing is an order of magnitude cheaper than asking
+    for indexes that exist (the embedded database checks each one again), and every start-up asks
+    for all of them. An index whose name exists with other keys is asked for anyway, so that the
+    database reports the conflict instead of this silently keeping the old definition."""
+    existing = {index["name"]: dict(index["key"]) async for index in await collection.list_indexes()}
+    wanted = [
+        model for model in models if existing.get(model.document["name"]) != dict(model.document["key"])
+    ]
+    if wanted:
+        await collection.create_indexes(wanted)
+
+
 class Schema:
     def __init__(self, db: AsyncDatabase[dict[str, Any]], index_models: IndexModels) -> None:
         self._db = db
@@ -93,7 +107,7 @@ class Schema:
     async def create_shared(self) -> None:
         """Indexes of the shared collections (idempotent; at start-up)."""
         for name, models in SHARED_INDEXES.items():
-            await self._db[name].create_indexes(models)
+            await ensure_indexes(self._db[name], models)
 
     async def ready(self, resource_types: Iterable[str]) -> None:
         """Each type's collection has its indexes (idempotent; never inside a transaction)."""
@@ -108,7 +122,7 @@ class Schema:
     async def refresh(self, resource_type: str) -> None:
         """(Re)create a type's indexes, e.g. after a search parameter was added."""
         models = LOG_INDEXES.get(resource_type) or _base_indexes() + self._index_models(resource_type)
-        await self._db[f.resource_collection_name(resource_type)].create_indexes(models)
+        await ensure_indexes(self._db[f.resource_collection_name(resource_type)], models)
         self._ready.add(resource_type)
 
     async def stored_types(self) -> list[str]:

@@ -17,6 +17,7 @@ from fhir_server import __version__
 from fhir_server.jsonio import dump_json
 from fhir_server.subscriptions.endpoints import EndpointPolicy, EndpointRefused
 from fhir_server.subscriptions.model import FHIR_JSON, SubscriptionSpec
+from fhir_server.tls import tls_context
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class Sender:
         self.max_timeout = max_timeout
         # trust_env=False: no proxy or netrc from the environment reroutes (or decorates) a notification.
         self._http = httpx.AsyncClient(
-            follow_redirects=False, trust_env=False, headers={"User-Agent": USER_AGENT}
+            follow_redirects=False, trust_env=False, headers={"User-Agent": USER_AGENT}, verify=tls_context()
         )
 
     async def aclose(self) -> None:

@@ -13,6 +13,9 @@ from typing import Any
 
 from fhir_server.store.embedded import free_port
 
+# Generous: deliveries are prompt on a quiet machine, but CI runs several test processes per core.
+RECEIVE_TIMEOUT_SECONDS = 90.0
+
 
 @dataclass(frozen=True)
 class Received:
@@ -101,7 +104,9 @@ class Receiver:
         with self._lock:
             return list(self.received)
 
-    async def wait_for(self, kind: str | None, count: int, within: float = 30.0) -> list[Received]:
+    async def wait_for(
+        self, kind: str | None, count: int, within: float = RECEIVE_TIMEOUT_SECONDS
+    ) -> list[Received]:
         """The requests of this kind (any kind: None) once there are ``count`` of them."""
         deadline = time.monotonic() + within
         while True:
@@ -112,7 +117,7 @@ class Receiver:
                 raise AssertionError(f"{len(found)} {kind or 'requests'} received, expected {count}")
             await asyncio.sleep(0.05)
 
-    async def events(self, count: int, within: float = 30.0) -> list[int]:
+    async def events(self, count: int, within: float = RECEIVE_TIMEOUT_SECONDS) -> list[int]:
         """Event numbers received (in arrival order) once ``count`` events arrived."""
         deadline = time.monotonic() + within
         while True:
