@@ -172,11 +172,19 @@ async def assembled(
             services, server_capabilities(settings, registry, validator, discover_operations())
         )
     finally:
-        try:
-            if trail is not None:
-                await trail.close()
-        finally:
-            await services.blob_store.close()
+        await close_services(services)
+
+
+async def close_services(services: Services) -> None:
+    """Stop what services built without an app's lifespan hold: the audit trail writes what it
+    queued and stops its writer (which otherwise runs on after its database is gone), and the blob
+    store closes."""
+    trail = audit_trail(services)
+    try:
+        if trail is not None:
+            await trail.close()
+    finally:
+        await services.blob_store.close()
 
 
 def account_authority(db: AsyncDatabase[dict[str, Any]], *, cache_seconds: float = 10.0) -> ActiveAccounts:

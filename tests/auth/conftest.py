@@ -17,7 +17,7 @@ from joserfc.jwk import RSAKey
 from pymongo import AsyncMongoClient
 
 from fhir_server.api.errors import install_error_handlers
-from fhir_server.assembly import build_services
+from fhir_server.assembly import build_services, close_services
 from fhir_server.auth.authenticate import authenticate
 from fhir_server.auth.routes import build_auth_router
 from fhir_server.auth.state import AuthState, build_auth_state
@@ -93,7 +93,8 @@ def clock() -> ManualClock:
 
 
 async def build_test_app(settings: Settings, db: Any, auth: AuthState) -> FastAPI:
-    """The auth router over the real services (the patient picker searches with the search engine)."""
+    """The auth router over the real services (the patient picker searches with the search engine);
+    close them with ``close_services(app.state.services)``."""
     app = FastAPI()
     install_error_handlers(app)
     app.state.settings = settings
@@ -129,5 +130,8 @@ async def auth_state(settings: Settings, db: Any, clock: ManualClock) -> AsyncIt
 async def http(settings: Settings, db: Any, auth_state: AuthState) -> AsyncIterator[httpx.AsyncClient]:
     app = await build_test_app(settings, db, auth_state)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=30) as client:
-        yield client
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=30) as client:
+            yield client
+    finally:
+        await close_services(app.state.services)  # before ``db`` is dropped

@@ -16,7 +16,7 @@ import httpx
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
-from fhir_server.assembly import build_services
+from fhir_server.assembly import build_services, close_services
 from fhir_server.context import Principal, RequestContext
 from fhir_server.settings import Settings
 from fhir_server.store.repository import Session, WriteContext
@@ -164,15 +164,18 @@ async def store_resources(db: Any, *resources: dict[str, Any]) -> None:
     settings = Settings(mongodb_uri="mongodb://unused", base_url=FHIR_BASE)
     services = await build_services(settings, db)
     server = RequestContext(principal=Principal.system(), base_url=FHIR_BASE)
-    for resource in resources:
-        await services.repository.ensure_collections([resource["resourceType"]])
+    try:
+        for resource in resources:
+            await services.repository.ensure_collections([resource["resourceType"]])
 
-        async def put(session: Session, resource: dict[str, Any] = resource) -> None:
-            await services.repository.update(
-                resource_type=resource["resourceType"],
-                resource_id=resource["id"],
-                resource=resource,
-                wctx=WriteContext(server, session),
-            )
+            async def put(session: Session, resource: dict[str, Any] = resource) -> None:
+                await services.repository.update(
+                    resource_type=resource["resourceType"],
+                    resource_id=resource["id"],
+                    resource=resource,
+                    wctx=WriteContext(server, session),
+                )
 
-        await services.repository.transaction(put)
+            await services.repository.transaction(put)
+    finally:
+        await close_services(services)  # its audit writer would outlive the test's database

@@ -13,6 +13,7 @@ import httpx
 import pyotp
 import pytest_asyncio
 
+from fhir_server.assembly import close_services
 from fhir_server.auth import store
 from fhir_server.auth.clients import ClientKind, create_client
 from fhir_server.auth.state import build_auth_state
@@ -43,7 +44,9 @@ async def browser(settings: Settings, db: Any) -> AsyncIterator[Browser]:
             configured = settings.model_copy(update=overrides)
             auth = await build_auth_state(configured, db)
             stack.push_async_callback(auth.aclose)
-            transport = httpx.ASGITransport(app=await build_test_app(configured, db, auth))
+            app = await build_test_app(configured, db, auth)
+            stack.push_async_callback(close_services, app.state.services)
+            transport = httpx.ASGITransport(app=app)
             client = httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=30)
             return await stack.enter_async_context(client)
 
