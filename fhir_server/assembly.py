@@ -176,9 +176,9 @@ async def assembled(
 
 
 async def close_services(services: Services) -> None:
-    """Stop what services built without an app's lifespan hold: the audit trail writes what it
-    queued and stops its writer (which otherwise runs on after its database is gone), and the blob
-    store closes."""
+    """Stop what services hold, for the app's lifespan, a command and a test alike: the audit trail
+    writes what it queued and stops its writer (which otherwise runs on after its database is gone),
+    and the blob store closes."""
     trail = audit_trail(services)
     try:
         if trail is not None:

@@ -18,7 +18,13 @@ from fhir_server.api.compression import CompressionMiddleware
 from fhir_server.api.docs import install_docs
 from fhir_server.api.errors import install_error_handlers
 from fhir_server.api.openapi import fhir_openapi
-from fhir_server.assembly import account_authority, build_pipeline, build_services, server_capabilities
+from fhir_server.assembly import (
+    account_authority,
+    build_pipeline,
+    build_services,
+    close_services,
+    server_capabilities,
+)
 from fhir_server.audit.install import audit_trail
 from fhir_server.auth.authenticate import Authenticator
 from fhir_server.auth.routes import build_auth_router
@@ -97,9 +103,7 @@ def create_app(
                 await subscriptions.stop()
             await services.jobs.stop()
             await sweeper.stop()
-            if trail is not None:
-                await trail.close()
-            await services.blob_store.close()
+            await close_services(services)
             await auth.aclose()
             await handle.close()
 
