@@ -7,6 +7,7 @@ Used by ``benchmarks/durability_bench.py`` (20 kill rounds) and the tests in ``t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -113,8 +114,11 @@ class Serve:
         self.process.wait()
 
     def kill_database(self) -> int:
+        """SIGKILL the recorded database process (one the supervisor restarted may have died by
+        itself already); its pid."""
         pid = self.database_pid()
-        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
         return pid
 
     def kill_both(self) -> None:

@@ -7,10 +7,7 @@ on a data directory that outlives it; ``benchmarks/durability_bench.py`` runs 20
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
-import os
-import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,6 +43,17 @@ def _wait_gone(pid: int, timeout: float = 30) -> None:
     assert not pid_alive(pid), f"process {pid} still alive"
 
 
+async def _log_shows(serve: Serve, line: str, seconds: float = 60) -> str:
+    """The server's whole log (the watcher's retries can push a line out of a tail) once it holds
+    ``line``, or when ``seconds`` have passed."""
+    deadline = time.monotonic() + seconds
+    log = serve.log_tail(10_000_000)
+    while line not in log and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        log = serve.log_tail(10_000_000)
+    return log
+
+
 async def test_a_dead_database_is_answered_503_fast_and_restarted_by_the_server(serve: Serve) -> None:
     token = serve.token()
     writers = Writers(serve.fhir_base, token, concurrency=4)
@@ -56,9 +64,7 @@ async def test_a_dead_database_is_answered_503_fast_and_restarted_by_the_server(
     def crash() -> None:
         deadline = time.monotonic() + 60
         while True:
-            killed = serve.database_pid()
-            with contextlib.suppress(ProcessLookupError):  # a restart that already failed by itself
-                os.kill(killed, signal.SIGKILL)
+            killed = serve.kill_database()
             _wait_gone(killed)
             try:
                 fcntl.lockf(blocker, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -88,6 +94,9 @@ async def test_a_dead_database_is_answered_503_fast_and_restarted_by_the_server(
         assert read.headers["Retry-After"] == "5"
         assert waited < DATABASE_TIMEOUT * 2 + 2  # not pymongo's 30 s, not a hang
         assert alive.status_code == 200  # liveness is not readiness: nothing to restart here
+        # Keep the files until the supervisor has tried (and failed) to restart on them: its retries
+        # back off, so after a restart we killed again the next attempt may be seconds away.
+        await _log_shows(serve, "restarting the embedded database failed")
     finally:
         blocker.close()
     await asyncio.to_thread(serve.wait_ready, 90)  # restarted by serve itself, on the same files
@@ -101,13 +110,8 @@ async def test_a_dead_database_is_answered_503_fast_and_restarted_by_the_server(
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"},
         )
     assert created.status_code == 201
-    # The whole log (the watcher's retries can push these lines out of a tail), and a little time:
-    # the recovery line comes from the driver's next heartbeat, which may follow the first answer.
-    deadline = time.monotonic() + 30
-    log = serve.log_tail(10_000_000)
-    while "the database is reachable again" not in log and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
-        log = serve.log_tail(10_000_000)
+    # The recovery line comes from the driver's next heartbeat, which may follow the first answer.
+    log = await _log_shows(serve, "the database is reachable again")
     assert "restarting the embedded database failed" in log  # while we held its files
     assert "the database is reachable again" in log
 
